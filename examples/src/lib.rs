@@ -1,0 +1,1 @@
+//! Runnable axum-knox applications live in `examples/`.

@@ -1,0 +1,158 @@
+//! Rejections: every way authentication or a view can fail, with knox's
+//! status codes and messages.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::store::StoreError;
+
+/// Why a request was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RejectionKind {
+    /// No credentials of the expected scheme were sent.
+    MissingCredentials,
+    /// The token header has the scheme word but no token.
+    TokenHeaderWithoutToken,
+    /// The token header has more than one word after the scheme.
+    TokenContainsSpaces,
+    /// The token is unknown, expired or revoked.
+    InvalidToken,
+    /// The token's user is inactive or no longer exists.
+    InactiveUser,
+    /// The Basic header has the scheme word but no credentials.
+    BasicHeaderWithoutCredentials,
+    /// The Basic header has more than one word after the scheme.
+    BasicCredentialsContainSpaces,
+    /// The Basic credentials are not base64 of UTF-8 `username:password`.
+    BasicCredentialsNotDecodable,
+    /// The username and password do not match an active user.
+    InvalidCredentials,
+    /// The user already holds as many tokens as the view allows.
+    TokenLimitExceeded,
+    /// The token or user store failed; the client may retry.
+    StoreUnavailable,
+    /// The server is misconfigured, for example a hook returned an invalid prefix.
+    ServerMisconfigured,
+}
+
+/// The authentication scheme a 401 response challenges the client with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Challenge {
+    /// `WWW-Authenticate: <AUTH_HEADER_PREFIX>`, for token-protected routes.
+    Token(HeaderValue),
+    /// `WWW-Authenticate: Basic realm="api"`, for the login view.
+    Basic,
+}
+
+/// A rejected request: a status, a JSON body and, for 401, a challenge header.
+///
+/// The body never contains the presented token or credentials.
+///
+/// | kind | status | body |
+/// | --- | --- | --- |
+/// | `MissingCredentials` | 401 | `{"detail": "Authentication credentials were not provided."}` |
+/// | `TokenHeaderWithoutToken` | 401 | `{"detail": "Invalid token header. No credentials provided."}` |
+/// | `TokenContainsSpaces` | 401 | `{"detail": "Invalid token header. Token string should not contain spaces."}` |
+/// | `InvalidToken` | 401 | `{"detail": "Invalid token."}` |
+/// | `InactiveUser` | 401 | `{"detail": "User inactive or deleted."}` |
+/// | `InvalidCredentials` | 401 | `{"detail": "Invalid username/password."}` |
+/// | `TokenLimitExceeded` | 403 | `{"error": "Maximum amount of tokens allowed per user exceeded."}` |
+/// | `StoreUnavailable` | 503 | `{"detail": "Service temporarily unavailable, try again later."}` |
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnoxRejection {
+    kind: RejectionKind,
+    challenge: Option<Challenge>,
+}
+
+impl KnoxRejection {
+    /// Creates a rejection of `kind` with an optional 401 challenge.
+    pub fn new(kind: RejectionKind, challenge: Option<Challenge>) -> Self {
+        Self { kind, challenge }
+    }
+
+    /// Creates the 503 for a failed store and logs the cause once.
+    pub fn store_unavailable(error: &StoreError) -> Self {
+        tracing::error!(target: "knox", error = %error, cause = ?std::error::Error::source(error).map(ToString::to_string), "token store failed");
+        Self::new(RejectionKind::StoreUnavailable, None)
+    }
+
+    /// Returns why the request was rejected.
+    pub fn kind(&self) -> &RejectionKind {
+        &self.kind
+    }
+
+    /// Returns the HTTP status of the response.
+    pub fn status(&self) -> StatusCode {
+        match self.kind {
+            RejectionKind::TokenLimitExceeded => StatusCode::FORBIDDEN,
+            RejectionKind::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            RejectionKind::ServerMisconfigured => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// Returns the message of the response body, as knox and DRF word it.
+    pub fn message(&self) -> &'static str {
+        match self.kind {
+            RejectionKind::MissingCredentials => "Authentication credentials were not provided.",
+            RejectionKind::TokenHeaderWithoutToken => {
+                "Invalid token header. No credentials provided."
+            }
+            RejectionKind::TokenContainsSpaces => {
+                "Invalid token header. Token string should not contain spaces."
+            }
+            RejectionKind::InvalidToken => "Invalid token.",
+            RejectionKind::InactiveUser => "User inactive or deleted.",
+            RejectionKind::BasicHeaderWithoutCredentials => {
+                "Invalid basic header. No credentials provided."
+            }
+            RejectionKind::BasicCredentialsContainSpaces => {
+                "Invalid basic header. Credentials string should not contain spaces."
+            }
+            RejectionKind::BasicCredentialsNotDecodable => {
+                "Invalid basic header. Credentials not correctly base64 encoded."
+            }
+            RejectionKind::InvalidCredentials => "Invalid username/password.",
+            RejectionKind::TokenLimitExceeded => {
+                "Maximum amount of tokens allowed per user exceeded."
+            }
+            RejectionKind::StoreUnavailable => "Service temporarily unavailable, try again later.",
+            RejectionKind::ServerMisconfigured => "A server error occurred.",
+        }
+    }
+}
+
+impl std::fmt::Display for KnoxRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for KnoxRejection {}
+
+impl IntoResponse for KnoxRejection {
+    fn into_response(self) -> Response {
+        tracing::debug!(target: "knox", kind = ?self.kind, status = self.status().as_u16(), "request rejected");
+
+        // knox answers the token limit with `error`, everything else with DRF's `detail`.
+        let key = match self.kind {
+            RejectionKind::TokenLimitExceeded => "error",
+            _ => "detail",
+        };
+        let body = Json(serde_json::json!({ key: self.message() }));
+        let mut response = (self.status(), body).into_response();
+
+        if self.status() == StatusCode::UNAUTHORIZED {
+            let challenge = match self.challenge {
+                Some(Challenge::Token(scheme)) => scheme,
+                Some(Challenge::Basic) | None => HeaderValue::from_static("Basic realm=\"api\""),
+            };
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}

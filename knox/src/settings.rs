@@ -1,0 +1,436 @@
+//! Runtime settings, named after django-rest-knox's `REST_KNOX` entries.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::crypto::{DEFAULT_TOKEN_CHARACTER_LENGTH, MAXIMUM_TOKEN_PREFIX_LENGTH};
+use crate::expiry;
+
+/// The default `EXPIRY_DATETIME_FORMAT`: ISO 8601 with microseconds and `Z`,
+/// as Django REST framework writes a UTC datetime.
+pub const DEFAULT_EXPIRY_DATETIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
+
+/// Validated runtime settings.
+///
+/// Build them with [`Settings::builder`]; [`Settings::default`] carries knox's
+/// defaults. A `#[knox_view]` argument overrides the matching setting for that
+/// view only.
+///
+/// | knox setting | method | default |
+/// | --- | --- | --- |
+/// | `TOKEN_TTL` | [`token_ttl`](Self::token_ttl) | 10 hours (`None`: never expires) |
+/// | `TOKEN_LIMIT_PER_USER` | [`token_limit_per_user`](Self::token_limit_per_user) | `None` (no limit) |
+/// | `AUTO_REFRESH` | [`auto_refresh`](Self::auto_refresh) | `false` |
+/// | `AUTO_REFRESH_MAX_TTL` | [`auto_refresh_max_ttl`](Self::auto_refresh_max_ttl) | `None` |
+/// | `MIN_REFRESH_INTERVAL` | [`min_refresh_interval`](Self::min_refresh_interval) | 60 seconds |
+/// | `AUTH_HEADER_PREFIX` | [`auth_header_prefix`](Self::auth_header_prefix) | `Token` |
+/// | `TOKEN_PREFIX` | [`token_prefix`](Self::token_prefix) | empty |
+/// | `AUTH_TOKEN_CHARACTER_LENGTH` | [`auth_token_character_length`](Self::auth_token_character_length) | 64 |
+/// | `EXPIRY_DATETIME_FORMAT` | [`expiry_datetime_format`](Self::expiry_datetime_format) | `%Y-%m-%dT%H:%M:%S%.6fZ` |
+///
+/// `SECURE_HASH_ALGORITHM` is fixed to SHA-512 and `USER_SERIALIZER` is the
+/// `serializer` argument of `#[knox_view]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Settings {
+    token_ttl: Option<Duration>,
+    token_limit_per_user: Option<u32>,
+    auto_refresh: bool,
+    auto_refresh_max_ttl: Option<Duration>,
+    min_refresh_interval: Duration,
+    auth_header_prefix: String,
+    token_prefix: String,
+    auth_token_character_length: usize,
+    expiry_datetime_format: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            token_ttl: Some(Duration::from_secs(10 * 60 * 60)),
+            token_limit_per_user: None,
+            auto_refresh: false,
+            auto_refresh_max_ttl: None,
+            min_refresh_interval: Duration::from_secs(60),
+            auth_header_prefix: "Token".to_owned(),
+            token_prefix: String::new(),
+            auth_token_character_length: DEFAULT_TOKEN_CHARACTER_LENGTH,
+            expiry_datetime_format: DEFAULT_EXPIRY_DATETIME_FORMAT.to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // No field is secret; this lists them with knox's names for start-up logs.
+        f.debug_struct("Settings")
+            .field("TOKEN_TTL", &self.token_ttl)
+            .field("TOKEN_LIMIT_PER_USER", &self.token_limit_per_user)
+            .field("AUTO_REFRESH", &self.auto_refresh)
+            .field("AUTO_REFRESH_MAX_TTL", &self.auto_refresh_max_ttl)
+            .field("MIN_REFRESH_INTERVAL", &self.min_refresh_interval)
+            .field("AUTH_HEADER_PREFIX", &self.auth_header_prefix)
+            .field("TOKEN_PREFIX", &self.token_prefix)
+            .field(
+                "AUTH_TOKEN_CHARACTER_LENGTH",
+                &self.auth_token_character_length,
+            )
+            .field("EXPIRY_DATETIME_FORMAT", &self.expiry_datetime_format)
+            .finish()
+    }
+}
+
+impl Settings {
+    /// Starts a builder from knox's defaults.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_knox::Settings;
+    ///
+    /// let settings = Settings::builder()
+    ///     .token_ttl(Some(Duration::from_secs(3600)))
+    ///     .token_limit_per_user(Some(5))
+    ///     .token_prefix("kx_")
+    ///     .build()
+    ///     .expect("valid settings");
+    /// assert_eq!(settings.token_limit_per_user(), Some(5));
+    ///
+    /// let error = Settings::builder().token_prefix("far_too_long_").build().unwrap_err();
+    /// assert!(error.to_string().contains("at most 10 characters"));
+    /// ```
+    pub fn builder() -> SettingsBuilder {
+        SettingsBuilder {
+            settings: Settings::default(),
+        }
+    }
+
+    /// How long a new token lives (`TOKEN_TTL`); `None` means it never expires.
+    pub fn token_ttl(&self) -> Option<Duration> {
+        self.token_ttl
+    }
+
+    /// Maximum number of live tokens per user (`TOKEN_LIMIT_PER_USER`).
+    pub fn token_limit_per_user(&self) -> Option<u32> {
+        self.token_limit_per_user
+    }
+
+    /// Whether each authenticated request slides the token's expiry (`AUTO_REFRESH`).
+    pub fn auto_refresh(&self) -> bool {
+        self.auto_refresh
+    }
+
+    /// Upper bound on a token's lifetime under auto-refresh, counted from its
+    /// creation (`AUTO_REFRESH_MAX_TTL`).
+    pub fn auto_refresh_max_ttl(&self) -> Option<Duration> {
+        self.auto_refresh_max_ttl
+    }
+
+    /// Smallest move of the expiry that auto-refresh writes (`MIN_REFRESH_INTERVAL`).
+    pub fn min_refresh_interval(&self) -> Duration {
+        self.min_refresh_interval
+    }
+
+    /// Scheme word of the `Authorization` header (`AUTH_HEADER_PREFIX`).
+    pub fn auth_header_prefix(&self) -> &str {
+        &self.auth_header_prefix
+    }
+
+    /// Prefix of new tokens (`TOKEN_PREFIX`).
+    pub fn token_prefix(&self) -> &str {
+        &self.token_prefix
+    }
+
+    /// Number of random hex characters in a new token (`AUTH_TOKEN_CHARACTER_LENGTH`).
+    pub fn auth_token_character_length(&self) -> usize {
+        self.auth_token_character_length
+    }
+
+    /// chrono strftime format of `expiry` in login responses (`EXPIRY_DATETIME_FORMAT`).
+    pub fn expiry_datetime_format(&self) -> &str {
+        &self.expiry_datetime_format
+    }
+}
+
+/// Builder for [`Settings`]; [`build`](Self::build) validates every value.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SettingsBuilder {
+    settings: Settings,
+}
+
+impl SettingsBuilder {
+    /// Sets `TOKEN_TTL`; `None` issues tokens that never expire.
+    pub fn token_ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.settings.token_ttl = ttl;
+        self
+    }
+
+    /// Sets `TOKEN_LIMIT_PER_USER`; `None` removes the limit.
+    pub fn token_limit_per_user(mut self, limit: Option<u32>) -> Self {
+        self.settings.token_limit_per_user = limit;
+        self
+    }
+
+    /// Sets `AUTO_REFRESH`.
+    pub fn auto_refresh(mut self, enabled: bool) -> Self {
+        self.settings.auto_refresh = enabled;
+        self
+    }
+
+    /// Sets `AUTO_REFRESH_MAX_TTL`.
+    pub fn auto_refresh_max_ttl(mut self, max_ttl: Option<Duration>) -> Self {
+        self.settings.auto_refresh_max_ttl = max_ttl;
+        self
+    }
+
+    /// Sets `MIN_REFRESH_INTERVAL`.
+    pub fn min_refresh_interval(mut self, interval: Duration) -> Self {
+        self.settings.min_refresh_interval = interval;
+        self
+    }
+
+    /// Sets `AUTH_HEADER_PREFIX`, the scheme word clients send before the token.
+    pub fn auth_header_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.settings.auth_header_prefix = prefix.into();
+        self
+    }
+
+    /// Sets `TOKEN_PREFIX`.
+    pub fn token_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.settings.token_prefix = prefix.into();
+        self
+    }
+
+    /// Sets `AUTH_TOKEN_CHARACTER_LENGTH`.
+    pub fn auth_token_character_length(mut self, length: usize) -> Self {
+        self.settings.auth_token_character_length = length;
+        self
+    }
+
+    /// Sets `EXPIRY_DATETIME_FORMAT`, a chrono strftime format.
+    pub fn expiry_datetime_format(mut self, format: impl Into<String>) -> Self {
+        self.settings.expiry_datetime_format = format.into();
+        self
+    }
+
+    /// Validates the values and returns the settings.
+    ///
+    /// # Errors
+    ///
+    /// Returns the first [`SettingsError`] found, checking in the order of the
+    /// variants.
+    pub fn build(self) -> Result<Settings, SettingsError> {
+        let settings = self.settings;
+
+        validate_token_prefix(&settings.token_prefix)?;
+        validate_header_prefix(&settings.auth_header_prefix)?;
+        let length = settings.auth_token_character_length;
+        if length == 0 || length % 2 != 0 || length > MAXIMUM_TOKEN_CHARACTER_LENGTH {
+            return Err(SettingsError::InvalidCharacterLength { length });
+        }
+        if settings.token_ttl == Some(Duration::ZERO) {
+            return Err(SettingsError::ZeroDuration { setting: "TOKEN_TTL" });
+        }
+        if settings.auto_refresh_max_ttl == Some(Duration::ZERO) {
+            return Err(SettingsError::ZeroDuration {
+                setting: "AUTO_REFRESH_MAX_TTL",
+            });
+        }
+        if !expiry::is_valid_format(&settings.expiry_datetime_format) {
+            return Err(SettingsError::InvalidExpiryFormat {
+                format: settings.expiry_datetime_format,
+            });
+        }
+        if let (true, Some(ttl)) = (settings.auto_refresh, settings.token_ttl) {
+            if settings.min_refresh_interval >= ttl {
+                return Err(SettingsError::RefreshIntervalNotShorterThanTtl {
+                    interval: settings.min_refresh_interval,
+                    ttl,
+                });
+            }
+        }
+
+        Ok(settings)
+    }
+}
+
+/// Largest accepted `AUTH_TOKEN_CHARACTER_LENGTH`: 512 random bits, well past
+/// any need, keeps header parsing bounded.
+pub const MAXIMUM_TOKEN_CHARACTER_LENGTH: usize = 128;
+
+/// Checks a token prefix: at most 10 characters from `[A-Za-z0-9_-]`.
+pub(crate) fn validate_token_prefix(prefix: &str) -> Result<(), SettingsError> {
+    let length = prefix.chars().count();
+    if length > MAXIMUM_TOKEN_PREFIX_LENGTH {
+        return Err(SettingsError::TokenPrefixTooLong { length });
+    }
+    if let Some(character) = prefix
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        return Err(SettingsError::InvalidTokenPrefixCharacter { character });
+    }
+    Ok(())
+}
+
+fn validate_header_prefix(prefix: &str) -> Result<(), SettingsError> {
+    // An HTTP auth-scheme is an RFC 9110 token: visible ASCII without separators.
+    let is_token_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if prefix.is_empty() || !prefix.chars().all(is_token_char) {
+        return Err(SettingsError::InvalidHeaderPrefix {
+            prefix: prefix.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// A setting value that [`SettingsBuilder::build`] rejects.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    /// `TOKEN_PREFIX` is longer than 10 characters.
+    #[error("TOKEN_PREFIX must be at most 10 characters long, got {length}")]
+    TokenPrefixTooLong {
+        /// Length of the rejected prefix in characters.
+        length: usize,
+    },
+    /// `TOKEN_PREFIX` contains a character outside `[A-Za-z0-9_-]`.
+    #[error("TOKEN_PREFIX may contain only ASCII letters, digits, `_` and `-`, got {character:?}")]
+    InvalidTokenPrefixCharacter {
+        /// The first rejected character.
+        character: char,
+    },
+    /// `AUTH_HEADER_PREFIX` is empty or not a valid HTTP auth scheme.
+    #[error("AUTH_HEADER_PREFIX must be a non-empty HTTP auth scheme such as \"Token\", got {prefix:?}")]
+    InvalidHeaderPrefix {
+        /// The rejected prefix.
+        prefix: String,
+    },
+    /// `AUTH_TOKEN_CHARACTER_LENGTH` is zero, odd or above the maximum.
+    #[error("AUTH_TOKEN_CHARACTER_LENGTH must be an even number from 2 to 128, got {length}")]
+    InvalidCharacterLength {
+        /// The rejected length.
+        length: usize,
+    },
+    /// A duration setting is zero.
+    #[error("{setting} must be longer than zero; use `None` for no expiry")]
+    ZeroDuration {
+        /// knox's name of the setting.
+        setting: &'static str,
+    },
+    /// `EXPIRY_DATETIME_FORMAT` is not a valid chrono strftime format.
+    #[error("EXPIRY_DATETIME_FORMAT {format:?} is not a valid strftime format such as \"%Y-%m-%dT%H:%M:%S%.6fZ\"")]
+    InvalidExpiryFormat {
+        /// The rejected format.
+        format: String,
+    },
+    /// With `AUTO_REFRESH`, `MIN_REFRESH_INTERVAL` is not shorter than
+    /// `TOKEN_TTL`, so the expiry would never slide.
+    #[error("MIN_REFRESH_INTERVAL ({interval:?}) must be shorter than TOKEN_TTL ({ttl:?}) when AUTO_REFRESH is on")]
+    RefreshIntervalNotShorterThanTtl {
+        /// The configured interval.
+        interval: Duration,
+        /// The configured TTL.
+        ttl: Duration,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_knox() {
+        let settings = Settings::default();
+        assert_eq!(settings.token_ttl(), Some(Duration::from_secs(36_000)));
+        assert_eq!(settings.token_limit_per_user(), None);
+        assert!(!settings.auto_refresh());
+        assert_eq!(settings.auto_refresh_max_ttl(), None);
+        assert_eq!(settings.min_refresh_interval(), Duration::from_secs(60));
+        assert_eq!(settings.auth_header_prefix(), "Token");
+        assert_eq!(settings.token_prefix(), "");
+        assert_eq!(settings.auth_token_character_length(), 64);
+        assert_eq!(
+            settings.expiry_datetime_format(),
+            "%Y-%m-%dT%H:%M:%S%.6fZ"
+        );
+        assert_eq!(Settings::builder().build(), Ok(settings));
+    }
+
+    #[test]
+    fn prefix_too_long_rejected() {
+        let error = Settings::builder()
+            .token_prefix("abcdefghijk")
+            .build()
+            .unwrap_err();
+        assert_eq!(error, SettingsError::TokenPrefixTooLong { length: 11 });
+        assert!(Settings::builder().token_prefix("abcdefghij").build().is_ok());
+    }
+
+    #[test]
+    fn prefix_with_space_rejected() {
+        let error = Settings::builder().token_prefix("a b").build().unwrap_err();
+        assert_eq!(
+            error,
+            SettingsError::InvalidTokenPrefixCharacter { character: ' ' }
+        );
+    }
+
+    #[test]
+    fn character_length_rejected() {
+        for length in [0, 3, 130] {
+            let error = Settings::builder()
+                .auth_token_character_length(length)
+                .build()
+                .unwrap_err();
+            assert_eq!(error, SettingsError::InvalidCharacterLength { length });
+        }
+    }
+
+    #[test]
+    fn zero_ttl_rejected() {
+        let error = Settings::builder()
+            .token_ttl(Some(Duration::ZERO))
+            .build()
+            .unwrap_err();
+        assert!(error.to_string().contains("TOKEN_TTL"));
+    }
+
+    #[test]
+    fn bad_expiry_format_rejected() {
+        let error = Settings::builder()
+            .expiry_datetime_format("%Q")
+            .build()
+            .unwrap_err();
+        assert!(matches!(error, SettingsError::InvalidExpiryFormat { .. }));
+    }
+
+    #[test]
+    fn header_prefix_rejected() {
+        for prefix in ["", "To ken", "Tök"] {
+            let error = Settings::builder()
+                .auth_header_prefix(prefix)
+                .build()
+                .unwrap_err();
+            assert!(matches!(error, SettingsError::InvalidHeaderPrefix { .. }));
+        }
+    }
+
+    #[test]
+    fn refresh_interval_must_be_shorter_than_ttl() {
+        let error = Settings::builder()
+            .auto_refresh(true)
+            .token_ttl(Some(Duration::from_secs(60)))
+            .min_refresh_interval(Duration::from_secs(60))
+            .build()
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            SettingsError::RefreshIntervalNotShorterThanTtl { .. }
+        ));
+        let without_auto_refresh = Settings::builder()
+            .token_ttl(Some(Duration::from_secs(60)))
+            .min_refresh_interval(Duration::from_secs(60))
+            .build();
+        assert!(without_auto_refresh.is_ok());
+    }
+}

@@ -1,0 +1,212 @@
+//! A ready users table on SQLite, for examples, tests and small services.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use serde::Serialize;
+use sqlx::{Row, SqlitePool};
+
+use super::{PasswordHasher, UserBackend};
+use crate::store::sqlite::{apply_migrations, encode_time, Migration};
+use crate::store::StoreError;
+
+const USER_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "knox_user",
+    sql: include_str!("../../migrations/sqlite/users_0001_knox_user.sql"),
+}];
+
+/// A row of the `knox_user` table. The password hash is not loaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SqliteUser {
+    /// Primary key.
+    pub id: i64,
+    /// Unique login name.
+    pub username: String,
+    /// Whether the user may authenticate.
+    pub is_active: bool,
+}
+
+/// The `knox_user` table as a [`UserBackend`], with Argon2id password hashes.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), axum_knox::store::StoreError> {
+/// use axum_knox::users::{PasswordHasher, SqliteUsers};
+///
+/// let pool = axum_knox::store::sqlite::connect("sqlite://app.sqlite3").await?;
+/// let users = SqliteUsers::new(pool, PasswordHasher::default());
+/// users.migrate().await?;
+/// users.create_user("alice", "alice-password").await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteUsers {
+    pool: SqlitePool,
+    hasher: PasswordHasher,
+    /// A hash verified against when the username is unknown, so an unknown
+    /// user costs as much time as a wrong password.
+    decoy_hash: std::sync::Arc<std::sync::OnceLock<String>>,
+}
+
+impl SqliteUsers {
+    /// Creates the backend on `pool`; call [`migrate`](Self::migrate) once.
+    pub fn new(pool: SqlitePool, hasher: PasswordHasher) -> Self {
+        Self {
+            pool,
+            hasher,
+            decoy_hash: Default::default(),
+        }
+    }
+
+    /// Creates the `knox_user` table if it is missing.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Migration`] when the schema change fails.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        apply_migrations(&self.pool, "users", USER_MIGRATIONS).await
+    }
+
+    /// Inserts an active user with a freshly hashed password.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] when the username is taken or the insert fails.
+    pub async fn create_user(&self, username: &str, password: &str) -> Result<SqliteUser, StoreError> {
+        let hash = self.hash_blocking(password).await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO knox_user (username, password, is_active, date_joined)
+             VALUES (?, ?, 1, ?) RETURNING id",
+        )
+        .bind(username)
+        .bind(hash)
+        .bind(encode_time(Utc::now()))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(SqliteUser {
+            id,
+            username: username.to_owned(),
+            is_active: true,
+        })
+    }
+
+    /// Finds a user by username.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] when the query fails.
+    pub async fn find_by_username(&self, username: &str) -> Result<Option<SqliteUser>, StoreError> {
+        let row = sqlx::query("SELECT id, username, is_active FROM knox_user WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| decode_user(&row)).transpose()
+    }
+
+    /// Sets whether a user may authenticate; returns whether the user exists.
+    ///
+    /// Deactivation takes effect on the next request of every token the user
+    /// holds, since each request checks the flag.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] when the update fails.
+    pub async fn set_active(&self, id: i64, active: bool) -> Result<bool, StoreError> {
+        let updated = sqlx::query("UPDATE knox_user SET is_active = ? WHERE id = ?")
+            .bind(active)
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(updated > 0)
+    }
+
+    /// Replaces a user's password; returns whether the user exists. Existing
+    /// tokens stay valid: revoke them with [`Knox::revoke_all`](crate::Knox::revoke_all).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when hashing or the update fails.
+    pub async fn set_password(&self, id: i64, password: &str) -> Result<bool, StoreError> {
+        let hash = self.hash_blocking(password).await?;
+        let updated = sqlx::query("UPDATE knox_user SET password = ? WHERE id = ?")
+            .bind(hash)
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(updated > 0)
+    }
+
+    async fn hash_blocking(&self, password: &str) -> Result<String, StoreError> {
+        // Argon2 is CPU-bound by design: run it off the async worker threads.
+        let hasher = self.hasher.clone();
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || hasher.hash(&password))
+            .await
+            .map_err(|_| StoreError::PasswordHash)?
+    }
+
+    fn decoy_hash(&self) -> Result<String, StoreError> {
+        if let Some(hash) = self.decoy_hash.get() {
+            return Ok(hash.clone());
+        }
+        let hash = self.hasher.hash("decoy password for unknown users")?;
+        Ok(self.decoy_hash.get_or_init(|| hash).clone())
+    }
+}
+
+fn decode_user(row: &sqlx::sqlite::SqliteRow) -> Result<SqliteUser, StoreError> {
+    Ok(SqliteUser {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        is_active: row.try_get("is_active")?,
+    })
+}
+
+#[async_trait]
+impl UserBackend for SqliteUsers {
+    type User = SqliteUser;
+
+    async fn load_user(&self, id: &str) -> Result<Option<SqliteUser>, StoreError> {
+        let Ok(id) = id.parse::<i64>() else {
+            return Ok(None);
+        };
+        let row = sqlx::query("SELECT id, username, is_active FROM knox_user WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| decode_user(&row)).transpose()
+    }
+
+    async fn verify_credentials(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<SqliteUser>, StoreError> {
+        let row = sqlx::query("SELECT id, username, is_active, password FROM knox_user WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+
+        let (user, stored_hash) = match row {
+            Some(row) => (Some(decode_user(&row)?), row.try_get::<String, _>("password")?),
+            // Verify against a decoy so an unknown username takes as long as a wrong password.
+            None => (None, self.decoy_hash()?),
+        };
+
+        let hasher = self.hasher.clone();
+        let password = password.to_owned();
+        let matches = tokio::task::spawn_blocking(move || hasher.verify(&password, &stored_hash))
+            .await
+            .map_err(|_| StoreError::PasswordHash)?;
+        Ok(user.filter(|_| matches))
+    }
+
+    fn user_id(&self, user: &SqliteUser) -> String {
+        user.id.to_string()
+    }
+
+    fn is_active(&self, user: &SqliteUser) -> bool {
+        user.is_active
+    }
+}

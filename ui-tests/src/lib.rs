@@ -1,0 +1,1 @@
+//! trybuild cases of `#[knox_view]` live in `tests/`.
