@@ -84,9 +84,9 @@ impl Parse for RawArgs {
             if input.is_empty() {
                 break;
             }
-            input.parse::<Token![,]>().map_err(|error| {
-                syn::Error::new(error.span(), "expected `,` between arguments")
-            })?;
+            input
+                .parse::<Token![,]>()
+                .map_err(|error| syn::Error::new(error.span(), "expected `,` between arguments"))?;
         }
         Ok(RawArgs(args))
     }
@@ -98,7 +98,8 @@ mod tests {
 
     #[test]
     fn parses_every_form() {
-        let args: RawArgs = syn::parse_quote!(ttl = "10h", custom_hooks, refresh(ttl = "30d"), user = a::B<C>);
+        let args: RawArgs =
+            syn::parse_quote!(ttl = "10h", custom_hooks, refresh(ttl = "30d"), user = a::B<C>);
         let keys: Vec<String> = args.0.iter().map(|arg| arg.key.to_string()).collect();
         assert_eq!(keys, ["ttl", "custom_hooks", "refresh", "user"]);
         assert!(matches!(args.0[1].value, RawValue::Flag));

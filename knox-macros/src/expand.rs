@@ -41,12 +41,28 @@ pub(crate) fn knox_view(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// that the generated handlers construct themselves.
 fn check_item(item: TokenStream) -> Result<ItemStruct, syn::Error> {
     const ACCEPTS: &str = "`#[knox_view]` goes on a unit struct, such as `pub struct AuthViews;`";
-    let item: Item = syn::parse2(item.clone()).map_err(|_| syn::Error::new(item.span(), ACCEPTS))?;
+    let item: Item =
+        syn::parse2(item.clone()).map_err(|_| syn::Error::new(item.span(), ACCEPTS))?;
     let item_struct = match item {
         Item::Struct(item_struct) => item_struct,
-        Item::Enum(item) => return Err(syn::Error::new(item.enum_token.span, format!("{ACCEPTS}, not an enum"))),
-        Item::Union(item) => return Err(syn::Error::new(item.union_token.span, format!("{ACCEPTS}, not a union"))),
-        Item::Fn(item) => return Err(syn::Error::new(item.sig.fn_token.span, format!("{ACCEPTS}, not a function"))),
+        Item::Enum(item) => {
+            return Err(syn::Error::new(
+                item.enum_token.span,
+                format!("{ACCEPTS}, not an enum"),
+            ))
+        }
+        Item::Union(item) => {
+            return Err(syn::Error::new(
+                item.union_token.span,
+                format!("{ACCEPTS}, not a union"),
+            ))
+        }
+        Item::Fn(item) => {
+            return Err(syn::Error::new(
+                item.sig.fn_token.span,
+                format!("{ACCEPTS}, not a function"),
+            ))
+        }
         other => return Err(syn::Error::new(other.span(), ACCEPTS)),
     };
     if !item_struct.generics.params.is_empty() || item_struct.generics.where_clause.is_some() {
@@ -132,9 +148,8 @@ fn expand_options(config: &ViewConfig, private: &TokenStream) -> TokenStream {
         None => none.clone(),
         Some(Ttl::Never) => quote!(#some(#none)),
         Some(Ttl::After(duration)) => {
-            let secs = duration.as_secs();
-            let nanos = duration.subsec_nanos();
-            quote!(#some(#some(#private::Duration::new(#secs, #nanos))))
+            let duration = optional_duration(Some(duration), private);
+            quote!(#some(#duration))
         }
     };
     let token_limit = match config.token_limit {
@@ -143,6 +158,28 @@ fn expand_options(config: &ViewConfig, private: &TokenStream) -> TokenStream {
     };
     let expiry_format = optional_str(config.expiry_format.as_deref(), &some, &none);
     let prefix = optional_str(config.prefix.as_deref(), &some, &none);
+    let refresh = match &config.refresh {
+        None => none.clone(),
+        Some(refresh) => {
+            let ttl = optional_duration(refresh.ttl.map(|(ttl, _)| ttl), private);
+            let min_issue_interval = optional_duration(refresh.min_issue_interval, private);
+            let reuse_leeway = optional_duration(refresh.reuse_leeway, private);
+            let max_history = match refresh.max_history {
+                Some(history) => quote!(#some(#history)),
+                None => none.clone(),
+            };
+            quote! {
+                #some({
+                    let mut refresh = #private::RefreshOptions::SETTINGS;
+                    refresh.ttl = #ttl;
+                    refresh.min_issue_interval = #min_issue_interval;
+                    refresh.max_history = #max_history;
+                    refresh.reuse_leeway = #reuse_leeway;
+                    refresh
+                })
+            }
+        }
+    };
 
     quote! {
         {
@@ -151,8 +188,20 @@ fn expand_options(config: &ViewConfig, private: &TokenStream) -> TokenStream {
             options.token_limit = #token_limit;
             options.expiry_format = #expiry_format;
             options.prefix = #prefix;
+            options.refresh = #refresh;
             options
         }
+    }
+}
+
+fn optional_duration(value: Option<std::time::Duration>, private: &TokenStream) -> TokenStream {
+    match value {
+        Some(duration) => {
+            let secs = duration.as_secs();
+            let nanos = duration.subsec_nanos();
+            quote!(#private::Some(#private::Duration::new(#secs, #nanos)))
+        }
+        None => quote!(#private::None),
     }
 }
 

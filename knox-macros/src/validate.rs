@@ -19,7 +19,11 @@ const KEYS: &[&str] = &[
     "prefix",
     "user",
     "custom_hooks",
+    "refresh",
 ];
+
+/// Every key accepted inside `refresh(...)`.
+const REFRESH_KEYS: &[&str] = &["ttl", "min_issue_interval", "max_history", "reuse_leeway"];
 
 /// The longest token prefix knox accepts.
 const MAXIMUM_PREFIX_LENGTH: usize = 10;
@@ -34,6 +38,19 @@ pub(crate) struct ViewConfig {
     pub(crate) prefix: Option<String>,
     pub(crate) user: Option<Type>,
     pub(crate) custom_hooks: Option<Ident>,
+    pub(crate) refresh: Option<RefreshConfig>,
+}
+
+/// The validated `refresh(...)` argument: refresh tokens are on for the view,
+/// and each absent key falls back to the runtime settings.
+#[derive(Default)]
+pub(crate) struct RefreshConfig {
+    /// The `refresh` key, for errors about the argument as a whole.
+    pub(crate) key_span: Option<Span>,
+    pub(crate) ttl: Option<(Duration, Span)>,
+    pub(crate) min_issue_interval: Option<Duration>,
+    pub(crate) max_history: Option<u32>,
+    pub(crate) reuse_leeway: Option<Duration>,
 }
 
 /// A validated `ttl` value.
@@ -78,13 +95,19 @@ pub(crate) fn validate(args: RawArgs) -> Result<ViewConfig, syn::Error> {
     for arg in args.0 {
         let key = arg.key.to_string();
         if seen.contains(&key) && KEYS.contains(&key.as_str()) {
-            errors.push_at(arg.key.span(), format!("`{key}` is specified more than once"));
+            errors.push_at(
+                arg.key.span(),
+                format!("`{key}` is specified more than once"),
+            );
             continue;
         }
         seen.push(key.clone());
 
         match key.as_str() {
-            "ttl" => config.ttl = value_tokens(&arg, &mut errors, "ttl = \"10h\"").and_then(|tokens| parse_ttl(tokens, &mut errors)),
+            "ttl" => {
+                config.ttl = value_tokens(&arg, &mut errors, "ttl = \"10h\"")
+                    .and_then(|tokens| parse_ttl(tokens, &mut errors))
+            }
             "token_limit" => {
                 config.token_limit = value_tokens(&arg, &mut errors, "token_limit = 5")
                     .and_then(|tokens| parse_token_limit(tokens, &mut errors))
@@ -98,8 +121,9 @@ pub(crate) fn validate(args: RawArgs) -> Result<ViewConfig, syn::Error> {
                     .and_then(|tokens| parse_type(tokens, "user", "MyUser", &mut errors))
             }
             "expiry_format" => {
-                config.expiry_format = value_tokens(&arg, &mut errors, "expiry_format = \"%Y-%m-%d %H:%M\"")
-                    .and_then(|tokens| parse_expiry_format(tokens, &mut errors))
+                config.expiry_format =
+                    value_tokens(&arg, &mut errors, "expiry_format = \"%Y-%m-%d %H:%M\"")
+                        .and_then(|tokens| parse_expiry_format(tokens, &mut errors))
             }
             "prefix" => {
                 config.prefix = value_tokens(&arg, &mut errors, "prefix = \"kx_\"")
@@ -115,19 +139,159 @@ pub(crate) fn validate(args: RawArgs) -> Result<ViewConfig, syn::Error> {
                     );
                 }
             }
-            _ => errors.push_at(arg.key.span(), unknown_key_message(&key)),
+            "refresh" => config.refresh = parse_refresh(&arg, &mut errors),
+            _ => errors.push_at(arg.key.span(), unknown_key_message(&key, KEYS)),
         }
     }
 
+    check_refresh_ttl(&config, &mut errors);
     errors.finish().map(|()| config)
 }
 
-fn unknown_key_message(key: &str) -> String {
-    match closest(key, KEYS) {
+// refresh | refresh(ttl = "30d", min_issue_interval = "1s", max_history = 10, reuse_leeway = "5s")
+fn parse_refresh(arg: &RawArg, errors: &mut Errors) -> Option<RefreshConfig> {
+    let mut refresh = RefreshConfig {
+        key_span: Some(arg.key.span()),
+        ..RefreshConfig::default()
+    };
+    let inner = match &arg.value {
+        RawValue::Flag => return Some(refresh),
+        RawValue::List(tokens, _) => tokens,
+        RawValue::Assign(tokens) => {
+            errors.push_at(
+                tokens.span(),
+                "`refresh` takes its options in parentheses, such as `refresh(ttl = \"30d\")`, or none: `refresh`",
+            );
+            return None;
+        }
+    };
+    let args = match syn::parse2::<RawArgs>(inner.clone()) {
+        Ok(args) => args,
+        Err(error) => {
+            errors.push(error);
+            return None;
+        }
+    };
+
+    let mut seen: Vec<String> = Vec::new();
+    for arg in args.0 {
+        let key = arg.key.to_string();
+        if seen.contains(&key) && REFRESH_KEYS.contains(&key.as_str()) {
+            errors.push_at(
+                arg.key.span(),
+                format!("`refresh({key})` is specified more than once"),
+            );
+            continue;
+        }
+        seen.push(key.clone());
+        match key.as_str() {
+            "ttl" => {
+                refresh.ttl = value_tokens(&arg, errors, "ttl = \"30d\"")
+                    .and_then(|tokens| parse_positive_duration(tokens, "refresh(ttl)", errors))
+                    .map(|duration| (duration, arg.value.span(arg.key.span())))
+            }
+            "min_issue_interval" => {
+                refresh.min_issue_interval =
+                    value_tokens(&arg, errors, "min_issue_interval = \"1s\"").and_then(|tokens| {
+                        parse_duration_allowing_zero(tokens, "refresh(min_issue_interval)", errors)
+                    })
+            }
+            "reuse_leeway" => {
+                refresh.reuse_leeway =
+                    value_tokens(&arg, errors, "reuse_leeway = \"5s\"").and_then(|tokens| {
+                        parse_positive_duration(tokens, "refresh(reuse_leeway)", errors)
+                    })
+            }
+            "max_history" => {
+                refresh.max_history =
+                    value_tokens(&arg, errors, "max_history = 10").and_then(|tokens| {
+                        parse_positive_integer(
+                            tokens,
+                            "refresh(max_history)",
+                            "keep the default of the settings",
+                            errors,
+                        )
+                    })
+            }
+            _ => errors.push_at(
+                arg.key.span(),
+                format!(
+                    "unknown `refresh` option{}",
+                    unknown_key_message(&key, REFRESH_KEYS).trim_start_matches("unknown argument")
+                ),
+            ),
+        }
+    }
+    Some(refresh)
+}
+
+/// A refresh token outlives the access tokens it renews: a refresh TTL shorter
+/// than the access TTL would end every session before its access token, and
+/// with `ttl = none` refresh tokens have nothing to renew.
+fn check_refresh_ttl(config: &ViewConfig, errors: &mut Errors) {
+    let Some(refresh) = &config.refresh else {
+        return;
+    };
+    match (config.ttl, &refresh.ttl) {
+        (Some(Ttl::After(access)), Some((refresh_ttl, span))) if *refresh_ttl < access => errors.push_at(
+            *span,
+            format!(
+                "`refresh(ttl)` ({}) must not be shorter than the access token `ttl` ({})",
+                humantime::format_duration(*refresh_ttl),
+                humantime::format_duration(access)
+            ),
+        ),
+        (Some(Ttl::Never), _) => errors.push_at(
+            refresh.key_span.unwrap_or_else(Span::call_site),
+            "`refresh` needs expiring access tokens, but `ttl = none` makes them never expire; set a `ttl` such as \"15m\"",
+        ),
+        _ => {}
+    }
+}
+
+fn parse_positive_duration(
+    tokens: &TokenStream,
+    key: &str,
+    errors: &mut Errors,
+) -> Option<Duration> {
+    let duration = parse_duration_allowing_zero(tokens, key, errors)?;
+    if duration.is_zero() {
+        errors.push_at(tokens.span(), format!("`{key}` must be longer than zero"));
+        return None;
+    }
+    Some(duration)
+}
+
+fn parse_duration_allowing_zero(
+    tokens: &TokenStream,
+    key: &str,
+    errors: &mut Errors,
+) -> Option<Duration> {
+    let Ok(literal) = syn::parse2::<LitStr>(tokens.clone()) else {
+        errors.push_at(
+            tokens.span(),
+            format!("`{key}` must be a duration string such as \"30s\" or \"30d\""),
+        );
+        return None;
+    };
+    match parse_duration(&literal.value()) {
+        Ok(duration) => Some(duration),
+        Err(reason) => {
+            errors.push_at(
+                literal.span(),
+                format!("invalid `{key}` {:?}: {reason}; expected a duration such as \"30s\" or \"30d\"", literal.value()),
+            );
+            None
+        }
+    }
+}
+
+fn unknown_key_message(key: &str, keys: &[&str]) -> String {
+    match closest(key, keys) {
         Some(suggestion) => format!("unknown argument `{key}`; did you mean `{suggestion}`?"),
         None => format!(
             "unknown argument `{key}`; expected one of {}",
-            KEYS.iter()
+            keys.iter()
                 .map(|key| format!("`{key}`"))
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -136,7 +300,11 @@ fn unknown_key_message(key: &str) -> String {
 }
 
 /// Returns the tokens of a `key = value` argument, or records that the value is missing.
-fn value_tokens<'a>(arg: &'a RawArg, errors: &mut Errors, example: &str) -> Option<&'a TokenStream> {
+fn value_tokens<'a>(
+    arg: &'a RawArg,
+    errors: &mut Errors,
+    example: &str,
+) -> Option<&'a TokenStream> {
     match &arg.value {
         RawValue::Assign(tokens) => Some(tokens),
         RawValue::Flag | RawValue::List(..) => {
@@ -176,7 +344,10 @@ fn parse_ttl(tokens: &TokenStream, errors: &mut Errors) -> Option<Ttl> {
         Err(reason) => {
             errors.push_at(
                 literal.span(),
-                format!("invalid `ttl` {:?}: {reason}; expected {EXPECTED}", literal.value()),
+                format!(
+                    "invalid `ttl` {:?}: {reason}; expected {EXPECTED}",
+                    literal.value()
+                ),
             );
             None
         }
@@ -195,24 +366,39 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
 
 // token_limit = 5
 fn parse_token_limit(tokens: &TokenStream, errors: &mut Errors) -> Option<u32> {
+    parse_positive_integer(tokens, "token_limit", "leave it out for no limit", errors)
+}
+
+fn parse_positive_integer(
+    tokens: &TokenStream,
+    key: &str,
+    zero_hint: &str,
+    errors: &mut Errors,
+) -> Option<u32> {
     let span = tokens.span();
+    let too_small = format!("`{key}` must be at least 1; {zero_hint}");
     match syn::parse2::<Expr>(tokens.clone()) {
-        Ok(Expr::Lit(ExprLit { lit: Lit::Int(int), .. })) => match int.base10_parse::<u32>() {
-            Ok(0) => errors.push_at(
-                int.span(),
-                "`token_limit` must be at least 1; leave it out for no limit",
-            ),
-            Ok(limit) => return Some(limit),
+        Ok(Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        })) => match int.base10_parse::<u32>() {
+            Ok(0) => errors.push_at(int.span(), too_small),
+            Ok(value) => return Some(value),
             Err(_) => errors.push_at(
                 int.span(),
-                format!("`token_limit` must fit in u32 (at most {}), got {}", u32::MAX, int.base10_digits()),
+                format!(
+                    "`{key}` must fit in u32 (at most {}), got {}",
+                    u32::MAX,
+                    int.base10_digits()
+                ),
             ),
         },
-        Ok(Expr::Unary(ExprUnary { op: UnOp::Neg(_), .. })) => errors.push_at(
+        Ok(Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_), ..
+        })) => errors.push_at(span, too_small),
+        _ => errors.push_at(
             span,
-            "`token_limit` must be at least 1; leave it out for no limit",
+            format!("`{key}` must be an integer literal such as `5`"),
         ),
-        _ => errors.push_at(span, "`token_limit` must be an integer literal such as `5`"),
     }
     None
 }
@@ -222,7 +408,10 @@ fn parse_type(tokens: &TokenStream, key: &str, example: &str, errors: &mut Error
     match syn::parse2::<Type>(tokens.clone()) {
         Ok(ty) => Some(ty),
         Err(_) => {
-            errors.push_at(tokens.span(), format!("`{key}` must be a type such as `{example}`"));
+            errors.push_at(
+                tokens.span(),
+                format!("`{key}` must be a type such as `{example}`"),
+            );
             None
         }
     }
@@ -260,7 +449,10 @@ fn parse_expiry_format(tokens: &TokenStream, errors: &mut Errors) -> Option<Stri
 // prefix = "kx_"
 fn parse_prefix(tokens: &TokenStream, errors: &mut Errors) -> Option<String> {
     let Ok(literal) = syn::parse2::<LitStr>(tokens.clone()) else {
-        errors.push_at(tokens.span(), "`prefix` must be a string literal such as \"kx_\"");
+        errors.push_at(
+            tokens.span(),
+            "`prefix` must be a string literal such as \"kx_\"",
+        );
         return None;
     };
     let prefix = literal.value();
@@ -278,7 +470,9 @@ fn parse_prefix(tokens: &TokenStream, errors: &mut Errors) -> Option<String> {
     {
         errors.push_at(
             literal.span(),
-            format!("`prefix` may contain only ASCII letters, digits, `_` and `-`, got {character:?}"),
+            format!(
+                "`prefix` may contain only ASCII letters, digits, `_` and `-`, got {character:?}"
+            ),
         );
         return None;
     }
@@ -299,8 +493,13 @@ mod tests {
     #[test]
     fn accepts_every_argument() {
         let config = validate(syn::parse_quote!(
-            ttl = "1h 30m", token_limit = 5, serializer = a::B, expiry_format = "%Y",
-            prefix = "kx_", user = MyUser, custom_hooks
+            ttl = "1h 30m",
+            token_limit = 5,
+            serializer = a::B,
+            expiry_format = "%Y",
+            prefix = "kx_",
+            user = MyUser,
+            custom_hooks
         ))
         .ok()
         .unwrap();
@@ -318,19 +517,34 @@ mod tests {
 
     #[test]
     fn collects_all_errors() {
-        let errors = errors_of(syn::parse_quote!(tll = "1h", token_limit = 0, prefix = "far_too_long"));
+        let errors = errors_of(syn::parse_quote!(
+            tll = "1h",
+            token_limit = 0,
+            prefix = "far_too_long"
+        ));
         assert_eq!(errors.len(), 3);
         assert_eq!(errors[0], "unknown argument `tll`; did you mean `ttl`?");
-        assert_eq!(errors[1], "`token_limit` must be at least 1; leave it out for no limit");
+        assert_eq!(
+            errors[1],
+            "`token_limit` must be at least 1; leave it out for no limit"
+        );
         assert_eq!(errors[2], "`prefix` must be at most 10 characters, got 12");
     }
 
     #[test]
     fn rejects_duplicates_and_wrong_kinds() {
-        let errors = errors_of(syn::parse_quote!(ttl = "1h", ttl = "2h", token_limit = "5", ttl));
+        let errors = errors_of(syn::parse_quote!(
+            ttl = "1h",
+            ttl = "2h",
+            token_limit = "5",
+            ttl
+        ));
         assert_eq!(errors.len(), 3);
         assert_eq!(errors[0], "`ttl` is specified more than once");
-        assert_eq!(errors[1], "`token_limit` must be an integer literal such as `5`");
+        assert_eq!(
+            errors[1],
+            "`token_limit` must be an integer literal such as `5`"
+        );
         assert_eq!(errors[2], "`ttl` is specified more than once");
     }
 
@@ -355,6 +569,54 @@ mod tests {
         assert!(errors[0].starts_with("invalid `expiry_format`"));
         let errors = errors_of(syn::parse_quote!(expiry_format = ""));
         assert_eq!(errors.len(), 1);
+    }
+
+    #[test]
+    fn refresh_options() {
+        let config = validate(syn::parse_quote!(
+            ttl = "15m",
+            refresh(
+                ttl = "30d",
+                min_issue_interval = "1s",
+                max_history = 3,
+                reuse_leeway = "5s"
+            )
+        ))
+        .ok()
+        .unwrap();
+        let refresh = config.refresh.unwrap();
+        assert_eq!(
+            refresh.ttl.map(|(ttl, _)| ttl),
+            Some(Duration::from_secs(30 * 86400))
+        );
+        assert_eq!(refresh.max_history, Some(3));
+        assert!(validate(syn::parse_quote!(refresh))
+            .ok()
+            .unwrap()
+            .refresh
+            .is_some());
+    }
+
+    #[test]
+    fn refresh_errors() {
+        let errors = errors_of(syn::parse_quote!(
+            ttl = "1h",
+            refresh(ttl = "30m", max_history = 0, tl = "1d")
+        ));
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(
+            errors[0].contains("`refresh(max_history)` must be at least 1"),
+            "{errors:?}"
+        );
+        assert_eq!(
+            errors[1],
+            "unknown `refresh` option `tl`; did you mean `ttl`?"
+        );
+        assert!(errors[2].contains("must not be shorter"), "{errors:?}");
+        let twice = errors_of(syn::parse_quote!(refresh, refresh(ttl = "1d")));
+        assert_eq!(twice, ["`refresh` is specified more than once"]);
+        let never = errors_of(syn::parse_quote!(ttl = none, refresh));
+        assert_eq!(never.len(), 1);
     }
 
     #[test]

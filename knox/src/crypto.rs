@@ -62,7 +62,9 @@ pub fn hash_token(token: &[u8]) -> String {
 /// 25 characters, which is the width of knox's `token_key` column.
 /// Authentication never relies on this key: lookups go by digest.
 pub fn token_key(token: &str, prefix_length: usize) -> &str {
-    let end = prefix_length.saturating_add(TOKEN_KEY_LENGTH).min(token.len());
+    let end = prefix_length
+        .saturating_add(TOKEN_KEY_LENGTH)
+        .min(token.len());
     // The token was built from an ASCII prefix and hex, so every index is a char boundary.
     token.get(..end).unwrap_or(token)
 }

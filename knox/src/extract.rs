@@ -111,6 +111,8 @@ where
         parts: &mut Parts,
         state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Knox::<U>::from_ref(state).authenticate(&parts.headers).await
+        Knox::<U>::from_ref(state)
+            .authenticate(&parts.headers)
+            .await
     }
 }

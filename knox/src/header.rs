@@ -96,7 +96,10 @@ mod tests {
         assert_eq!(parse_scheme(b"Token a b", "Token"), ContainsSpaces);
         assert_eq!(parse_scheme(b"TOKEN\tabc", "Token"), Present(b"abc"));
         assert_eq!(parse_scheme(b" Token  abc ", "Token"), Present(b"abc"));
-        assert_eq!(parse_scheme(b"Token \xff\xfe", "Token"), Present(b"\xff\xfe"));
+        assert_eq!(
+            parse_scheme(b"Token \xff\xfe", "Token"),
+            Present(b"\xff\xfe")
+        );
     }
 
     #[test]

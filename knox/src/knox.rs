@@ -130,7 +130,12 @@ impl<U: Clone + Send + Sync + 'static> Knox<U> {
         S: TokenStore,
         B: UserBackend<User = U>,
     {
-        Self::from_parts(Arc::new(store), Arc::new(users), settings, Arc::new(SystemClock))
+        Self::from_parts(
+            Arc::new(store),
+            Arc::new(users),
+            settings,
+            Arc::new(SystemClock),
+        )
     }
 
     /// Creates the state from shared parts, with an explicit clock.
@@ -202,14 +207,19 @@ impl<U: Clone + Send + Sync + 'static> Knox<U> {
     ///
     /// A 401 [`KnoxRejection`] with knox's message for a malformed header, an
     /// invalid token or an inactive user; a 503 when a store fails.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Auth<U>>, KnoxRejection> {
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<Auth<U>>, KnoxRejection> {
         let Some(value) = headers.get(header::AUTHORIZATION) else {
             return Ok(None);
         };
         match parse_scheme(value.as_bytes(), self.settings().auth_header_prefix()) {
             SchemeCredentials::NotThisScheme => Ok(None),
             SchemeCredentials::Empty => Err(self.reject(RejectionKind::TokenHeaderWithoutToken)),
-            SchemeCredentials::ContainsSpaces => Err(self.reject(RejectionKind::TokenContainsSpaces)),
+            SchemeCredentials::ContainsSpaces => {
+                Err(self.reject(RejectionKind::TokenContainsSpaces))
+            }
             SchemeCredentials::Present(token) => self.authenticate_token(token).await.map(Some),
         }
     }
@@ -232,7 +242,7 @@ impl<U: Clone + Send + Sync + 'static> Knox<U> {
         let record = match self.store().find_token(&digest, now).await {
             Ok(Lookup::Live(record)) => record,
             Ok(Lookup::Expired(record)) => {
-                tracing::info!(target: "knox", event = "token_expired", user.id = %record.user_id, token_key = %record.token_key, "expired token deleted");
+                tracing::info!(target: "knox", event = "token_expired", user.id = %record.user_id, "expired token deleted");
                 return Err(self.reject(RejectionKind::InvalidToken));
             }
             Ok(Lookup::Missing) => return Err(self.reject(RejectionKind::InvalidToken)),
@@ -282,7 +292,8 @@ impl<U: Clone + Send + Sync + 'static> Knox<U> {
             new_expiry = new_expiry.min(add(record.created, max_ttl));
         }
         // Writes only when the expiry moves by more than the interval, as knox does.
-        let interval = TimeDelta::from_std(settings.min_refresh_interval()).unwrap_or(TimeDelta::MAX);
+        let interval =
+            TimeDelta::from_std(settings.min_refresh_interval()).unwrap_or(TimeDelta::MAX);
         if new_expiry - current <= interval {
             return Ok(record.expiry);
         }
@@ -301,10 +312,17 @@ impl<U: Clone + Send + Sync + 'static> Knox<U> {
     ///
     /// [`IssueError::LimitReached`] at the limit, [`IssueError::InvalidPrefix`]
     /// for a bad prefix, [`IssueError::Store`] when the store fails.
-    pub async fn issue_token(&self, user: &U, options: TokenOptions<'_>) -> Result<IssuedToken, IssueError> {
+    pub async fn issue_token(
+        &self,
+        user: &U,
+        options: TokenOptions<'_>,
+    ) -> Result<IssuedToken, IssueError> {
         validate_token_prefix(options.prefix).map_err(IssueError::InvalidPrefix)?;
 
-        let token = crypto::generate_token(options.prefix, self.settings().auth_token_character_length());
+        let token = crypto::generate_token(
+            options.prefix,
+            self.settings().auth_token_character_length(),
+        );
         let now = self.now();
         let record = TokenRecord {
             digest: crypto::hash_token(token.as_bytes()),

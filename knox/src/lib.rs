@@ -59,14 +59,17 @@ pub use knox::{IssueError, IssuedToken, Knox, TokenOptions};
 pub use rejection::{Challenge, KnoxRejection, RejectionKind};
 pub use settings::{Settings, SettingsBuilder, SettingsError};
 pub use view::{
-    authenticate_basic, view_router, Context, KnoxHooks, KnoxView, UserSerializer, ViewOptions,
+    authenticate_basic, view_router, Context, KnoxHooks, KnoxView, RefreshOptions, UserSerializer,
+    ViewOptions,
 };
 
 /// Paths used by code that `#[knox_view]` generates. Not a public API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::users::SqliteUser as DefaultUser;
-    pub use crate::view::{view_router, KnoxHooks, KnoxView, UserSerializer, ViewOptions};
+    pub use crate::view::{
+        view_router, KnoxHooks, KnoxView, RefreshOptions, UserSerializer, ViewOptions,
+    };
     pub use crate::Knox;
     pub use axum::extract::FromRef;
     pub use axum::Router;

@@ -228,7 +228,9 @@ impl SettingsBuilder {
             return Err(SettingsError::InvalidCharacterLength { length });
         }
         if settings.token_ttl == Some(Duration::ZERO) {
-            return Err(SettingsError::ZeroDuration { setting: "TOKEN_TTL" });
+            return Err(SettingsError::ZeroDuration {
+                setting: "TOKEN_TTL",
+            });
         }
         if settings.auto_refresh_max_ttl == Some(Duration::ZERO) {
             return Err(SettingsError::ZeroDuration {
@@ -300,7 +302,9 @@ pub enum SettingsError {
         character: char,
     },
     /// `AUTH_HEADER_PREFIX` is empty or not a valid HTTP auth scheme.
-    #[error("AUTH_HEADER_PREFIX must be a non-empty HTTP auth scheme such as \"Token\", got {prefix:?}")]
+    #[error(
+        "AUTH_HEADER_PREFIX must be a non-empty HTTP auth scheme such as \"Token\", got {prefix:?}"
+    )]
     InvalidHeaderPrefix {
         /// The rejected prefix.
         prefix: String,
@@ -349,10 +353,7 @@ mod tests {
         assert_eq!(settings.auth_header_prefix(), "Token");
         assert_eq!(settings.token_prefix(), "");
         assert_eq!(settings.auth_token_character_length(), 64);
-        assert_eq!(
-            settings.expiry_datetime_format(),
-            "%Y-%m-%dT%H:%M:%S%.6fZ"
-        );
+        assert_eq!(settings.expiry_datetime_format(), "%Y-%m-%dT%H:%M:%S%.6fZ");
         assert_eq!(Settings::builder().build(), Ok(settings));
     }
 
@@ -363,7 +364,10 @@ mod tests {
             .build()
             .unwrap_err();
         assert_eq!(error, SettingsError::TokenPrefixTooLong { length: 11 });
-        assert!(Settings::builder().token_prefix("abcdefghij").build().is_ok());
+        assert!(Settings::builder()
+            .token_prefix("abcdefghij")
+            .build()
+            .is_ok());
     }
 
     #[test]

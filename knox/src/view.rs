@@ -32,6 +32,9 @@ pub struct ViewOptions {
     pub expiry_format: Option<&'static str>,
     /// `prefix`.
     pub prefix: Option<&'static str>,
+    /// `refresh(...)`: `Some` turns refresh tokens on for the view; `None`
+    /// follows `ENABLE_REFRESH_TOKEN`.
+    pub refresh: Option<RefreshOptions>,
 }
 
 impl ViewOptions {
@@ -41,6 +44,31 @@ impl ViewOptions {
         token_limit: None,
         expiry_format: None,
         prefix: None,
+        refresh: None,
+    };
+}
+
+/// The options of `refresh(...)`; `None` falls back to the runtime settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RefreshOptions {
+    /// `ttl`: the absolute lifetime of a refresh family (`REFRESH_TOKEN_TTL`).
+    pub ttl: Option<Duration>,
+    /// `min_issue_interval` (`MIN_REFRESH_TOKEN_ISSUE_INTERVAL`).
+    pub min_issue_interval: Option<Duration>,
+    /// `max_history` (`MAX_TOKEN_HISTORY`).
+    pub max_history: Option<u32>,
+    /// `reuse_leeway` (`REFRESH_TOKEN_REUSE_LEEWAY`).
+    pub reuse_leeway: Option<Duration>,
+}
+
+impl RefreshOptions {
+    /// Options that take every value from the runtime settings.
+    pub const SETTINGS: Self = Self {
+        ttl: None,
+        min_issue_interval: None,
+        max_history: None,
+        reuse_leeway: None,
     };
 }
 
@@ -158,7 +186,11 @@ pub trait KnoxHooks: KnoxView {
 
     /// Formats an expiry for the response body (`format_expiry_datetime`);
     /// `null` for a token that never expires.
-    fn format_expiry_datetime(&self, ctx: &Context<'_, Self::User>, expiry: Option<DateTime<Utc>>) -> Value {
+    fn format_expiry_datetime(
+        &self,
+        ctx: &Context<'_, Self::User>,
+        expiry: Option<DateTime<Utc>>,
+    ) -> Value {
         let Some(expiry) = expiry else {
             return Value::Null;
         };
@@ -192,7 +224,11 @@ pub trait KnoxHooks: KnoxView {
 
     /// Builds the login body (`get_post_response_data`): `expiry`, `token` and,
     /// with a serializer, `user`.
-    fn post_response_data(&self, ctx: &Context<'_, Self::User>, issued: &IssuedToken) -> Map<String, Value> {
+    fn post_response_data(
+        &self,
+        ctx: &Context<'_, Self::User>,
+        issued: &IssuedToken,
+    ) -> Map<String, Value> {
         let mut data = Map::new();
         data.insert(
             "expiry".to_owned(),
@@ -223,7 +259,8 @@ pub trait KnoxHooks: KnoxView {
 
     /// Runs after a successful login (knox's `user_logged_in` signal).
     fn user_logged_in(&self, ctx: &Context<'_, Self::User>, issued: &IssuedToken) {
-        tracing::info!(target: "knox", event = "user_logged_in", user.id = %issued.record.user_id, token_key = %issued.record.token_key, at = %ctx.now, "user logged in");
+        let _ = ctx;
+        tracing::info!(target: "knox", event = "user_logged_in", user.id = %issued.record.user_id, "user logged in");
     }
 
     /// Runs after logout and logout-all (knox's `user_logged_out` signal);
@@ -255,7 +292,9 @@ pub async fn authenticate_basic<U: Clone + Send + Sync + 'static>(
 
     let encoded = match parse_scheme(header, "Basic") {
         SchemeCredentials::NotThisScheme => return Err(reject(RejectionKind::MissingCredentials)),
-        SchemeCredentials::Empty => return Err(reject(RejectionKind::BasicHeaderWithoutCredentials)),
+        SchemeCredentials::Empty => {
+            return Err(reject(RejectionKind::BasicHeaderWithoutCredentials))
+        }
         SchemeCredentials::ContainsSpaces => {
             return Err(reject(RejectionKind::BasicCredentialsContainSpaces))
         }
@@ -346,7 +385,12 @@ async fn logout_all<V: KnoxHooks>(
     respond_logged_out::<V>(&knox, &auth.user, &request, revoked)
 }
 
-fn respond_logged_out<V: KnoxHooks>(knox: &Knox<V::User>, user: &V::User, request: &Parts, revoked: u64) -> Response {
+fn respond_logged_out<V: KnoxHooks>(
+    knox: &Knox<V::User>,
+    user: &V::User,
+    request: &Parts,
+    revoked: u64,
+) -> Response {
     let view = V::VIEW;
     let ctx = Context {
         user,

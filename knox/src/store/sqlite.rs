@@ -150,13 +150,14 @@ async fn apply_one(
     component: &str,
     migration: &Migration,
 ) -> Result<(), StoreError> {
-    let applied: Option<i64> =
-        sqlx::query_scalar("SELECT version FROM knox_migrations WHERE component = ? AND version = ?")
-            .bind(component)
-            .bind(migration.version)
-            .fetch_optional(&mut *connection)
-            .await
-            .map_err(StoreError::Migration)?;
+    let applied: Option<i64> = sqlx::query_scalar(
+        "SELECT version FROM knox_migrations WHERE component = ? AND version = ?",
+    )
+    .bind(component)
+    .bind(migration.version)
+    .fetch_optional(&mut *connection)
+    .await
+    .map_err(StoreError::Migration)?;
     if applied.is_some() {
         return Ok(());
     }
@@ -165,14 +166,16 @@ async fn apply_one(
         .execute(&mut *connection)
         .await
         .map_err(StoreError::Migration)?;
-    sqlx::query("INSERT INTO knox_migrations (component, version, name, applied_at) VALUES (?, ?, ?, ?)")
-        .bind(component)
-        .bind(migration.version)
-        .bind(migration.name)
-        .bind(encode_time(Utc::now()))
-        .execute(&mut *connection)
-        .await
-        .map_err(StoreError::Migration)?;
+    sqlx::query(
+        "INSERT INTO knox_migrations (component, version, name, applied_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(component)
+    .bind(migration.version)
+    .bind(migration.name)
+    .bind(encode_time(Utc::now()))
+    .execute(&mut *connection)
+    .await
+    .map_err(StoreError::Migration)?;
     tracing::info!(target: "knox", component, version = migration.version, name = migration.name, "applied migration");
     Ok(())
 }

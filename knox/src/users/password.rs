@@ -12,7 +12,7 @@ use crate::store::StoreError;
 /// (19 MiB, 2 passes). [`PasswordHasher::with_cost`] lowers it for tests and
 /// benchmarks; never lower it in production. Verification reads the cost from
 /// the stored hash, so hashes made at any cost keep verifying.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct PasswordHasher {
     params: Params,
 }
@@ -26,14 +26,6 @@ impl std::fmt::Debug for PasswordHasher {
     }
 }
 
-impl Default for PasswordHasher {
-    fn default() -> Self {
-        Self {
-            params: Params::default(),
-        }
-    }
-}
-
 impl PasswordHasher {
     /// Creates a hasher with `memory_kib` KiB of memory and `iterations` passes.
     ///
@@ -42,15 +34,14 @@ impl PasswordHasher {
     /// [`StoreError::PasswordHash`] when argon2 rejects the cost (memory below
     /// 8 KiB or zero iterations).
     pub fn with_cost(memory_kib: u32, iterations: u32) -> Result<Self, StoreError> {
-        let params = Params::new(memory_kib, iterations, 1, None)
-            .map_err(|_| StoreError::PasswordHash)?;
+        let params =
+            Params::new(memory_kib, iterations, 1, None).map_err(|_| StoreError::PasswordHash)?;
         Ok(Self { params })
     }
 
     /// The cheapest cost argon2 accepts, for tests and load benchmarks only.
     pub fn insecure_fast() -> Self {
-        Self::with_cost(Params::MIN_M_COST, Params::MIN_T_COST)
-            .unwrap_or_default()
+        Self::with_cost(Params::MIN_M_COST, Params::MIN_T_COST).unwrap_or_default()
     }
 
     fn argon2(&self) -> Argon2<'static> {

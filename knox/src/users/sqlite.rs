@@ -57,6 +57,11 @@ impl SqliteUsers {
         }
     }
 
+    /// Returns the connection pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Creates the `knox_user` table if it is missing.
     ///
     /// # Errors
@@ -71,7 +76,11 @@ impl SqliteUsers {
     /// # Errors
     ///
     /// [`StoreError::Database`] when the username is taken or the insert fails.
-    pub async fn create_user(&self, username: &str, password: &str) -> Result<SqliteUser, StoreError> {
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<SqliteUser, StoreError> {
         let hash = self.hash_blocking(password).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO knox_user (username, password, is_active, date_joined)
@@ -183,13 +192,18 @@ impl UserBackend for SqliteUsers {
         username: &str,
         password: &str,
     ) -> Result<Option<SqliteUser>, StoreError> {
-        let row = sqlx::query("SELECT id, username, is_active, password FROM knox_user WHERE username = ?")
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, username, is_active, password FROM knox_user WHERE username = ?",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
 
         let (user, stored_hash) = match row {
-            Some(row) => (Some(decode_user(&row)?), row.try_get::<String, _>("password")?),
+            Some(row) => (
+                Some(decode_user(&row)?),
+                row.try_get::<String, _>("password")?,
+            ),
             // Verify against a decoy so an unknown username takes as long as a wrong password.
             None => (None, self.decoy_hash()?),
         };

@@ -1,0 +1,99 @@
+//! The quickstart server: knox's login, logout and logout-all views and a
+//! protected `/api/me`, on a SQLite file.
+//!
+//! Environment:
+//! - `DATABASE_URL`: SQLite database, created if missing (default `sqlite://knox-quickstart.sqlite3`)
+//! - `DEMO_USER`, `DEMO_PASSWORD`: the user created if missing (default `alice` / `alice-password`)
+//! - `PORT`: port on 127.0.0.1 (default 3000)
+//! - `RUST_LOG`: log filter (default `info`)
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use axum::routing::get;
+use axum::{Json, Router};
+use axum_knox::store::SqliteStore;
+use axum_knox::users::{PasswordHasher, SqliteUser, SqliteUsers};
+use axum_knox::{knox_view, Auth, Knox, Settings};
+use serde::Serialize;
+
+/// The `user` field of the login response.
+#[derive(Serialize)]
+struct PublicUser {
+    id: i64,
+    username: String,
+}
+
+impl From<&SqliteUser> for PublicUser {
+    fn from(user: &SqliteUser) -> Self {
+        Self {
+            id: user.id,
+            username: user.username.clone(),
+        }
+    }
+}
+
+/// Login, logout and logout-all, mounted at `/api/auth`.
+#[knox_view(serializer = PublicUser)]
+struct AuthViews;
+
+async fn me(auth: Auth<SqliteUser>) -> Json<PublicUser> {
+    Json(PublicUser::from(&auth.user))
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+
+    let database_url = env_or("DATABASE_URL", "sqlite://knox-quickstart.sqlite3");
+    let port: u16 = env_or("PORT", "3000")
+        .parse()
+        .map_err(|_| "PORT must be a port number such as 3000")?;
+    let demo_user = env_or("DEMO_USER", "alice");
+    let demo_password = env_or("DEMO_PASSWORD", "alice-password");
+
+    let store = SqliteStore::open(&database_url).await?;
+    let users = SqliteUsers::new(store.pool().clone(), PasswordHasher::default());
+    users.migrate().await?;
+    if users.find_by_username(&demo_user).await?.is_none() {
+        users.create_user(&demo_user, &demo_password).await?;
+        tracing::info!(username = %demo_user, "created demo user");
+    }
+
+    let settings = Settings::default();
+    tracing::info!(?settings, database_url = %database_url, "knox settings");
+    let knox = Knox::new(store, users, settings);
+    knox.spawn_purge_task(std::time::Duration::from_secs(3600));
+
+    let app = Router::new()
+        .nest("/api/auth", AuthViews::router())
+        .route("/api/me", get(me))
+        .with_state(knox);
+
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    let base = format!("http://{address}");
+    println!("knox quickstart listening on {base}\n");
+    println!("Log in (the response holds a token):");
+    println!("  curl -s -X POST -u {demo_user}:{demo_password} {base}/api/auth/login");
+    println!("Call a protected route with it:");
+    println!("  curl -s -H \"Authorization: Token $TOKEN\" {base}/api/me");
+    println!("Log out that token, or every token of the user:");
+    println!("  curl -s -X POST -H \"Authorization: Token $TOKEN\" {base}/api/auth/logout");
+    println!("  curl -s -X POST -H \"Authorization: Token $TOKEN\" {base}/api/auth/logoutall");
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    tracing::info!("server stopped");
+    Ok(())
+}

@@ -1,0 +1,29 @@
+use axum::Router;
+use axum_knox::users::SqliteUser;
+use axum_knox::{knox_view, Knox};
+use serde::Serialize;
+
+#[derive(Serialize)]
+pub struct PublicUser {
+    username: String,
+}
+
+impl From<&SqliteUser> for PublicUser {
+    fn from(user: &SqliteUser) -> Self {
+        Self { username: user.username.clone() }
+    }
+}
+
+#[knox_view(
+    ttl = "10h",
+    token_limit = 5,
+    serializer = PublicUser,
+    expiry_format = "%Y-%m-%dT%H:%M:%S%.6fZ",
+    prefix = "kx_",
+    user = SqliteUser,
+)]
+pub struct AuthViews;
+
+fn main() {
+    let _: Router<Knox<SqliteUser>> = Router::new().nest("/api/auth", AuthViews::router());
+}
