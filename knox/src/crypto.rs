@@ -69,6 +69,47 @@ pub fn token_key(token: &str, prefix_length: usize) -> &str {
     token.get(..end).unwrap_or(token)
 }
 
+/// A freshly generated token with its digest and lookup key. The plaintext
+/// lives only here and in the response that hands it out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GeneratedToken {
+    /// The token to hand to the client.
+    pub token: String,
+    /// SHA-512 hex digest of the token, the only form that is stored.
+    pub digest: String,
+    /// The prefix and first 15 random characters, stored for display.
+    pub token_key: String,
+}
+
+impl GeneratedToken {
+    /// Generates a token of `prefix` and `character_length` hex characters.
+    pub fn generate(prefix: &str, character_length: usize) -> Self {
+        let token = generate_token(prefix, character_length);
+        let digest = hash_token(token.as_bytes());
+        let token_key = token_key(&token, prefix.len()).to_owned();
+        Self {
+            token,
+            digest,
+            token_key,
+        }
+    }
+}
+
+impl std::fmt::Debug for GeneratedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeneratedToken")
+            .field("token", &"<redacted>")
+            .field("digest", &"<redacted>")
+            .field("token_key", &self.token_key)
+            .finish()
+    }
+}
+
+/// Generates a random id for a refresh family: 32 lowercase hex characters.
+pub fn generate_family_id() -> String {
+    generate_token("", 32)
+}
+
 /// Compares two digests in constant time, so response timing reveals nothing
 /// about how many leading characters of a guess were right.
 pub fn digests_match(left: &str, right: &str) -> bool {

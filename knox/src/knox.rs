@@ -7,17 +7,20 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::clock::{Clock, SystemClock};
-use crate::crypto;
+use crate::crypto::{self, GeneratedToken};
 use crate::extract::{Auth, AuthToken};
 use crate::header::{parse_scheme, SchemeCredentials};
 use crate::rejection::{Challenge, KnoxRejection, RejectionKind};
-use crate::settings::{validate_token_prefix, Settings, SettingsError};
-use crate::store::{InsertOutcome, Lookup, StoreError, TokenRecord, TokenStore};
+use crate::settings::{validate_prefix, Settings, SettingsError};
+use crate::store::{
+    FamilyRecord, InsertOutcome, Lookup, NewFamily, NewRefreshToken, RefreshTokenRecord,
+    StoreError, TokenRecord, TokenStore,
+};
 use crate::users::UserBackend;
 
 /// Longest token string that is hashed at all: a maximum prefix plus the
 /// maximum character length. Anything longer cannot be a token of ours.
-const MAXIMUM_PRESENTED_TOKEN_LENGTH: usize =
+pub(crate) const MAXIMUM_PRESENTED_TOKEN_LENGTH: usize =
     crypto::MAXIMUM_TOKEN_PREFIX_LENGTH + crate::settings::MAXIMUM_TOKEN_CHARACTER_LENGTH;
 
 /// The token store, the user backend, the settings and the clock, shared by
@@ -69,10 +72,12 @@ impl<U> std::fmt::Debug for Knox<U> {
 /// A token just issued: the only place its plaintext exists.
 #[derive(Clone)]
 pub struct IssuedToken {
-    /// The token to hand to the client.
+    /// The access token to hand to the client.
     pub token: String,
     /// The stored row.
     pub record: TokenRecord,
+    /// The refresh token issued beside it, when refresh tokens are on.
+    pub refresh: Option<IssuedRefreshToken>,
 }
 
 impl std::fmt::Debug for IssuedToken {
@@ -80,8 +85,36 @@ impl std::fmt::Debug for IssuedToken {
         f.debug_struct("IssuedToken")
             .field("token", &"<redacted>")
             .field("record", &self.record)
+            .field("refresh", &self.refresh)
             .finish()
     }
+}
+
+/// A refresh token just issued, with its plaintext.
+#[derive(Clone)]
+pub struct IssuedRefreshToken {
+    /// The refresh token to hand to the client.
+    pub token: String,
+    /// Its stored details.
+    pub record: RefreshTokenRecord,
+}
+
+impl std::fmt::Debug for IssuedRefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedRefreshToken")
+            .field("token", &"<redacted>")
+            .field("record", &self.record)
+            .finish()
+    }
+}
+
+/// A new refresh family and its first token, issued at login beside the access token.
+#[derive(Debug, Clone)]
+pub struct NewSessionRefresh {
+    /// The family, with its absolute expiry.
+    pub family: FamilyRecord,
+    /// The family's first refresh token.
+    pub token: GeneratedToken,
 }
 
 /// How to issue one token.
@@ -306,7 +339,34 @@ impl<U: Clone + Send + Sync + 'static> Knox<U> {
         }
     }
 
-    /// Issues a token for `user`, enforcing `options.limit` atomically.
+    /// Generates an access token for the user `user_id` that lives `ttl`,
+    /// without storing it.
+    ///
+    /// # Errors
+    ///
+    /// [`IssueError::InvalidPrefix`] for a bad prefix.
+    pub fn generate_access_token(
+        &self,
+        user_id: &str,
+        prefix: &str,
+        ttl: Option<Duration>,
+    ) -> Result<(GeneratedToken, TokenRecord), IssueError> {
+        validate_prefix("TOKEN_PREFIX", prefix).map_err(IssueError::InvalidPrefix)?;
+        let generated =
+            GeneratedToken::generate(prefix, self.settings().auth_token_character_length());
+        let now = self.now();
+        let record = TokenRecord {
+            digest: generated.digest.clone(),
+            token_key: generated.token_key.clone(),
+            user_id: user_id.to_owned(),
+            created: now,
+            expiry: ttl.map(|ttl| add(now, ttl)),
+        };
+        Ok((generated, record))
+    }
+
+    /// Issues a token for `user`, with `refresh` also a new refresh family,
+    /// enforcing `options.limit` atomically.
     ///
     /// # Errors
     ///
@@ -316,24 +376,38 @@ impl<U: Clone + Send + Sync + 'static> Knox<U> {
         &self,
         user: &U,
         options: TokenOptions<'_>,
+        refresh: Option<NewSessionRefresh>,
     ) -> Result<IssuedToken, IssueError> {
-        validate_token_prefix(options.prefix).map_err(IssueError::InvalidPrefix)?;
+        let user_id = self.users().user_id(user);
+        let (generated, record) =
+            self.generate_access_token(&user_id, options.prefix, options.ttl)?;
+        let new_family = refresh.as_ref().map(|refresh| NewFamily {
+            family: refresh.family.clone(),
+            token: NewRefreshToken {
+                digest: refresh.token.digest.clone(),
+                token_key: refresh.token.token_key.clone(),
+            },
+        });
 
-        let token = crypto::generate_token(
-            options.prefix,
-            self.settings().auth_token_character_length(),
-        );
-        let now = self.now();
-        let record = TokenRecord {
-            digest: crypto::hash_token(token.as_bytes()),
-            token_key: crypto::token_key(&token, options.prefix.len()).to_owned(),
-            user_id: self.users().user_id(user),
-            created: now,
-            expiry: options.ttl.map(|ttl| add(now, ttl)),
-        };
-
-        match self.store().insert_token(&record, options.limit, now).await {
-            Ok(InsertOutcome::Inserted) => Ok(IssuedToken { token, record }),
+        let inserted = self
+            .store()
+            .insert_token(&record, new_family.as_ref(), options.limit, record.created)
+            .await;
+        match inserted {
+            Ok(InsertOutcome::Inserted) => Ok(IssuedToken {
+                token: generated.token,
+                refresh: refresh.map(|refresh| IssuedRefreshToken {
+                    token: refresh.token.token,
+                    record: RefreshTokenRecord {
+                        family_id: refresh.family.id,
+                        user_id: refresh.family.user_id,
+                        generation: 1,
+                        created: refresh.family.created,
+                        expiry: refresh.family.expiry,
+                    },
+                }),
+                record,
+            }),
             Ok(InsertOutcome::LimitReached) => Err(IssueError::LimitReached),
             Err(error) => Err(IssueError::Store(error)),
         }

@@ -44,6 +44,7 @@ pub mod clock;
 pub mod crypto;
 pub mod expiry;
 mod extract;
+mod handlers;
 mod header;
 mod knox;
 mod rejection;
@@ -54,22 +55,24 @@ mod view;
 
 pub use axum_knox_macros::knox_view;
 pub use extract::{Auth, AuthToken};
+pub use handlers::{authenticate_basic, view_router};
 pub use header::BasicCredentials;
-pub use knox::{IssueError, IssuedToken, Knox, TokenOptions};
+pub use knox::{
+    IssueError, IssuedRefreshToken, IssuedToken, Knox, NewSessionRefresh, TokenOptions,
+};
 pub use rejection::{Challenge, KnoxRejection, RejectionKind};
 pub use settings::{Settings, SettingsBuilder, SettingsError};
 pub use view::{
-    authenticate_basic, view_router, Context, KnoxHooks, KnoxView, RefreshOptions, UserSerializer,
-    ViewOptions,
+    refresh_policy, Context, KnoxHooks, KnoxView, RefreshOptions, RefreshPolicy, UserSerializer,
+    ViewAction, ViewOptions,
 };
 
 /// Paths used by code that `#[knox_view]` generates. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::handlers::view_router;
     pub use crate::users::SqliteUser as DefaultUser;
-    pub use crate::view::{
-        view_router, KnoxHooks, KnoxView, RefreshOptions, UserSerializer, ViewOptions,
-    };
+    pub use crate::view::{KnoxHooks, KnoxView, RefreshOptions, UserSerializer, ViewOptions};
     pub use crate::Knox;
     pub use axum::extract::FromRef;
     pub use axum::Router;

@@ -35,6 +35,15 @@ pub enum RejectionKind {
     StoreUnavailable,
     /// The server is misconfigured, for example a hook returned an invalid prefix.
     ServerMisconfigured,
+    /// The refresh request body is malformed; the text says what is wrong.
+    InvalidRequestBody(String),
+    /// A refresh came inside the minimum issue interval.
+    Throttled {
+        /// Whole seconds until the next refresh may succeed, at least 1.
+        retry_after_secs: u64,
+    },
+    /// Refresh tokens are off for this view.
+    RefreshDisabled,
 }
 
 /// The authentication scheme a 401 response challenges the client with.
@@ -59,6 +68,9 @@ pub enum Challenge {
 /// | `InactiveUser` | 401 | `{"detail": "User inactive or deleted."}` |
 /// | `InvalidCredentials` | 401 | `{"detail": "Invalid username/password."}` |
 /// | `TokenLimitExceeded` | 403 | `{"error": "Maximum amount of tokens allowed per user exceeded."}` |
+/// | `InvalidRequestBody` | 400 | `{"detail": "<what is wrong>"}` |
+/// | `Throttled` | 429 | `{"detail": "Request was throttled."}` with `Retry-After` |
+/// | `RefreshDisabled` | 404 | `{"detail": "Not found."}` |
 /// | `StoreUnavailable` | 503 | `{"detail": "Service temporarily unavailable, try again later."}` |
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnoxRejection {
@@ -89,13 +101,16 @@ impl KnoxRejection {
             RejectionKind::TokenLimitExceeded => StatusCode::FORBIDDEN,
             RejectionKind::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             RejectionKind::ServerMisconfigured => StatusCode::INTERNAL_SERVER_ERROR,
+            RejectionKind::InvalidRequestBody(_) => StatusCode::BAD_REQUEST,
+            RejectionKind::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            RejectionKind::RefreshDisabled => StatusCode::NOT_FOUND,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
 
     /// Returns the message of the response body, as knox and DRF word it.
-    pub fn message(&self) -> &'static str {
-        match self.kind {
+    pub fn message(&self) -> &str {
+        match &self.kind {
             RejectionKind::MissingCredentials => "Authentication credentials were not provided.",
             RejectionKind::TokenHeaderWithoutToken => {
                 "Invalid token header. No credentials provided."
@@ -120,6 +135,9 @@ impl KnoxRejection {
             }
             RejectionKind::StoreUnavailable => "Service temporarily unavailable, try again later.",
             RejectionKind::ServerMisconfigured => "A server error occurred.",
+            RejectionKind::InvalidRequestBody(detail) => detail,
+            RejectionKind::Throttled { .. } => "Request was throttled.",
+            RejectionKind::RefreshDisabled => "Not found.",
         }
     }
 }
@@ -144,6 +162,11 @@ impl IntoResponse for KnoxRejection {
         let body = Json(serde_json::json!({ key: self.message() }));
         let mut response = (self.status(), body).into_response();
 
+        if let RejectionKind::Throttled { retry_after_secs } = self.kind {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
         if self.status() == StatusCode::UNAUTHORIZED {
             let challenge = match self.challenge {
                 Some(Challenge::Token(scheme)) => scheme,

@@ -10,6 +10,10 @@ use crate::expiry;
 /// as Django REST framework writes a UTC datetime.
 pub const DEFAULT_EXPIRY_DATETIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
 
+/// The default `REFRESH_TOKEN_PREFIX`, so a leaked refresh token is told apart
+/// from an access token at a glance.
+pub const DEFAULT_REFRESH_TOKEN_PREFIX: &str = "refresh_";
+
 /// Validated runtime settings.
 ///
 /// Build them with [`Settings::builder`]; [`Settings::default`] carries knox's
@@ -27,6 +31,12 @@ pub const DEFAULT_EXPIRY_DATETIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
 /// | `TOKEN_PREFIX` | [`token_prefix`](Self::token_prefix) | empty |
 /// | `AUTH_TOKEN_CHARACTER_LENGTH` | [`auth_token_character_length`](Self::auth_token_character_length) | 64 |
 /// | `EXPIRY_DATETIME_FORMAT` | [`expiry_datetime_format`](Self::expiry_datetime_format) | `%Y-%m-%dT%H:%M:%S%.6fZ` |
+/// | `ENABLE_REFRESH_TOKEN` | [`enable_refresh_token`](Self::enable_refresh_token) | `false` |
+/// | `REFRESH_TOKEN_TTL` | [`refresh_token_ttl`](Self::refresh_token_ttl) | 30 days |
+/// | `MIN_REFRESH_TOKEN_ISSUE_INTERVAL` | [`min_refresh_token_issue_interval`](Self::min_refresh_token_issue_interval) | 0 (no throttle) |
+/// | `MAX_TOKEN_HISTORY` | [`max_token_history`](Self::max_token_history) | 10 |
+/// | `REFRESH_TOKEN_REUSE_LEEWAY` | [`refresh_token_reuse_leeway`](Self::refresh_token_reuse_leeway) | `None` (off) |
+/// | `REFRESH_TOKEN_PREFIX` | [`refresh_token_prefix`](Self::refresh_token_prefix) | `refresh_` |
 ///
 /// `SECURE_HASH_ALGORITHM` is fixed to SHA-512 and `USER_SERIALIZER` is the
 /// `serializer` argument of `#[knox_view]`.
@@ -41,6 +51,12 @@ pub struct Settings {
     token_prefix: String,
     auth_token_character_length: usize,
     expiry_datetime_format: String,
+    enable_refresh_token: bool,
+    refresh_token_ttl: Duration,
+    min_refresh_token_issue_interval: Duration,
+    max_token_history: u32,
+    refresh_token_reuse_leeway: Option<Duration>,
+    refresh_token_prefix: String,
 }
 
 impl Default for Settings {
@@ -55,6 +71,12 @@ impl Default for Settings {
             token_prefix: String::new(),
             auth_token_character_length: DEFAULT_TOKEN_CHARACTER_LENGTH,
             expiry_datetime_format: DEFAULT_EXPIRY_DATETIME_FORMAT.to_owned(),
+            enable_refresh_token: false,
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 60 * 60),
+            min_refresh_token_issue_interval: Duration::ZERO,
+            max_token_history: 10,
+            refresh_token_reuse_leeway: None,
+            refresh_token_prefix: DEFAULT_REFRESH_TOKEN_PREFIX.to_owned(),
         }
     }
 }
@@ -75,6 +97,18 @@ impl fmt::Debug for Settings {
                 &self.auth_token_character_length,
             )
             .field("EXPIRY_DATETIME_FORMAT", &self.expiry_datetime_format)
+            .field("ENABLE_REFRESH_TOKEN", &self.enable_refresh_token)
+            .field("REFRESH_TOKEN_TTL", &self.refresh_token_ttl)
+            .field(
+                "MIN_REFRESH_TOKEN_ISSUE_INTERVAL",
+                &self.min_refresh_token_issue_interval,
+            )
+            .field("MAX_TOKEN_HISTORY", &self.max_token_history)
+            .field(
+                "REFRESH_TOKEN_REUSE_LEEWAY",
+                &self.refresh_token_reuse_leeway,
+            )
+            .field("REFRESH_TOKEN_PREFIX", &self.refresh_token_prefix)
             .finish()
     }
 }
@@ -148,6 +182,40 @@ impl Settings {
     pub fn expiry_datetime_format(&self) -> &str {
         &self.expiry_datetime_format
     }
+
+    /// Whether views issue refresh tokens unless their attribute says
+    /// otherwise (`ENABLE_REFRESH_TOKEN`).
+    pub fn enable_refresh_token(&self) -> bool {
+        self.enable_refresh_token
+    }
+
+    /// Absolute lifetime of a refresh family, counted from login (`REFRESH_TOKEN_TTL`).
+    pub fn refresh_token_ttl(&self) -> Duration {
+        self.refresh_token_ttl
+    }
+
+    /// Minimum time between two refreshes of one family
+    /// (`MIN_REFRESH_TOKEN_ISSUE_INTERVAL`); zero disables the throttle.
+    pub fn min_refresh_token_issue_interval(&self) -> Duration {
+        self.min_refresh_token_issue_interval
+    }
+
+    /// Number of superseded refresh tokens per family that keep their details
+    /// (`MAX_TOKEN_HISTORY`). Replays of older ones are still detected.
+    pub fn max_token_history(&self) -> u32 {
+        self.max_token_history
+    }
+
+    /// How long the direct predecessor of a family's newest refresh token may
+    /// be presented again, for retried requests (`REFRESH_TOKEN_REUSE_LEEWAY`).
+    pub fn refresh_token_reuse_leeway(&self) -> Option<Duration> {
+        self.refresh_token_reuse_leeway
+    }
+
+    /// Prefix of new refresh tokens (`REFRESH_TOKEN_PREFIX`).
+    pub fn refresh_token_prefix(&self) -> &str {
+        &self.refresh_token_prefix
+    }
 }
 
 /// Builder for [`Settings`]; [`build`](Self::build) validates every value.
@@ -212,6 +280,42 @@ impl SettingsBuilder {
         self
     }
 
+    /// Sets `ENABLE_REFRESH_TOKEN`.
+    pub fn enable_refresh_token(mut self, enabled: bool) -> Self {
+        self.settings.enable_refresh_token = enabled;
+        self
+    }
+
+    /// Sets `REFRESH_TOKEN_TTL`.
+    pub fn refresh_token_ttl(mut self, ttl: Duration) -> Self {
+        self.settings.refresh_token_ttl = ttl;
+        self
+    }
+
+    /// Sets `MIN_REFRESH_TOKEN_ISSUE_INTERVAL`.
+    pub fn min_refresh_token_issue_interval(mut self, interval: Duration) -> Self {
+        self.settings.min_refresh_token_issue_interval = interval;
+        self
+    }
+
+    /// Sets `MAX_TOKEN_HISTORY`.
+    pub fn max_token_history(mut self, history: u32) -> Self {
+        self.settings.max_token_history = history;
+        self
+    }
+
+    /// Sets `REFRESH_TOKEN_REUSE_LEEWAY`; `None` turns the leeway off.
+    pub fn refresh_token_reuse_leeway(mut self, leeway: Option<Duration>) -> Self {
+        self.settings.refresh_token_reuse_leeway = leeway;
+        self
+    }
+
+    /// Sets `REFRESH_TOKEN_PREFIX`.
+    pub fn refresh_token_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.settings.refresh_token_prefix = prefix.into();
+        self
+    }
+
     /// Validates the values and returns the settings.
     ///
     /// # Errors
@@ -221,7 +325,7 @@ impl SettingsBuilder {
     pub fn build(self) -> Result<Settings, SettingsError> {
         let settings = self.settings;
 
-        validate_token_prefix(&settings.token_prefix)?;
+        validate_prefix("TOKEN_PREFIX", &settings.token_prefix)?;
         validate_header_prefix(&settings.auth_header_prefix)?;
         let length = settings.auth_token_character_length;
         if length == 0 || length % 2 != 0 || length > MAXIMUM_TOKEN_CHARACTER_LENGTH {
@@ -251,8 +355,42 @@ impl SettingsBuilder {
             }
         }
 
+        validate_refresh(&settings)?;
+
         Ok(settings)
     }
+}
+
+/// Checks the refresh settings. A refresh family must outlive the access
+/// tokens it renews, and renewing needs access tokens that expire.
+fn validate_refresh(settings: &Settings) -> Result<(), SettingsError> {
+    validate_prefix("REFRESH_TOKEN_PREFIX", &settings.refresh_token_prefix)?;
+    if settings.refresh_token_ttl.is_zero() {
+        return Err(SettingsError::ZeroDuration {
+            setting: "REFRESH_TOKEN_TTL",
+        });
+    }
+    if settings.refresh_token_reuse_leeway == Some(Duration::ZERO) {
+        return Err(SettingsError::ZeroDuration {
+            setting: "REFRESH_TOKEN_REUSE_LEEWAY",
+        });
+    }
+    if settings.max_token_history == 0 {
+        return Err(SettingsError::ZeroTokenHistory);
+    }
+    if settings.enable_refresh_token {
+        match settings.token_ttl {
+            None => return Err(SettingsError::RefreshWithoutTokenTtl),
+            Some(ttl) if settings.refresh_token_ttl < ttl => {
+                return Err(SettingsError::RefreshTtlShorterThanTokenTtl {
+                    refresh_ttl: settings.refresh_token_ttl,
+                    ttl,
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Largest accepted `AUTH_TOKEN_CHARACTER_LENGTH`: 512 random bits, well past
@@ -260,16 +398,17 @@ impl SettingsBuilder {
 pub const MAXIMUM_TOKEN_CHARACTER_LENGTH: usize = 128;
 
 /// Checks a token prefix: at most 10 characters from `[A-Za-z0-9_-]`.
-pub(crate) fn validate_token_prefix(prefix: &str) -> Result<(), SettingsError> {
+/// `setting` names it in the error.
+pub(crate) fn validate_prefix(setting: &'static str, prefix: &str) -> Result<(), SettingsError> {
     let length = prefix.chars().count();
     if length > MAXIMUM_TOKEN_PREFIX_LENGTH {
-        return Err(SettingsError::TokenPrefixTooLong { length });
+        return Err(SettingsError::TokenPrefixTooLong { setting, length });
     }
     if let Some(character) = prefix
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
     {
-        return Err(SettingsError::InvalidTokenPrefixCharacter { character });
+        return Err(SettingsError::InvalidTokenPrefixCharacter { setting, character });
     }
     Ok(())
 }
@@ -289,15 +428,19 @@ fn validate_header_prefix(prefix: &str) -> Result<(), SettingsError> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SettingsError {
-    /// `TOKEN_PREFIX` is longer than 10 characters.
-    #[error("TOKEN_PREFIX must be at most 10 characters long, got {length}")]
+    /// `TOKEN_PREFIX` or `REFRESH_TOKEN_PREFIX` is longer than 10 characters.
+    #[error("{setting} must be at most 10 characters long, got {length}")]
     TokenPrefixTooLong {
+        /// knox's name of the setting.
+        setting: &'static str,
         /// Length of the rejected prefix in characters.
         length: usize,
     },
-    /// `TOKEN_PREFIX` contains a character outside `[A-Za-z0-9_-]`.
-    #[error("TOKEN_PREFIX may contain only ASCII letters, digits, `_` and `-`, got {character:?}")]
+    /// A token prefix contains a character outside `[A-Za-z0-9_-]`.
+    #[error("{setting} may contain only ASCII letters, digits, `_` and `-`, got {character:?}")]
     InvalidTokenPrefixCharacter {
+        /// knox's name of the setting.
+        setting: &'static str,
         /// The first rejected character.
         character: char,
     },
@@ -326,6 +469,20 @@ pub enum SettingsError {
     InvalidExpiryFormat {
         /// The rejected format.
         format: String,
+    },
+    /// `MAX_TOKEN_HISTORY` is zero.
+    #[error("MAX_TOKEN_HISTORY must be at least 1")]
+    ZeroTokenHistory,
+    /// `ENABLE_REFRESH_TOKEN` is on but `TOKEN_TTL` is `None`.
+    #[error("ENABLE_REFRESH_TOKEN needs a TOKEN_TTL: access tokens that never expire have nothing to refresh")]
+    RefreshWithoutTokenTtl,
+    /// `REFRESH_TOKEN_TTL` is shorter than `TOKEN_TTL`.
+    #[error("REFRESH_TOKEN_TTL ({refresh_ttl:?}) must not be shorter than TOKEN_TTL ({ttl:?})")]
+    RefreshTtlShorterThanTokenTtl {
+        /// The configured refresh TTL.
+        refresh_ttl: Duration,
+        /// The configured access TTL.
+        ttl: Duration,
     },
     /// With `AUTO_REFRESH`, `MIN_REFRESH_INTERVAL` is not shorter than
     /// `TOKEN_TTL`, so the expiry would never slide.
@@ -363,7 +520,13 @@ mod tests {
             .token_prefix("abcdefghijk")
             .build()
             .unwrap_err();
-        assert_eq!(error, SettingsError::TokenPrefixTooLong { length: 11 });
+        assert_eq!(
+            error,
+            SettingsError::TokenPrefixTooLong {
+                setting: "TOKEN_PREFIX",
+                length: 11
+            }
+        );
         assert!(Settings::builder()
             .token_prefix("abcdefghij")
             .build()
@@ -375,7 +538,10 @@ mod tests {
         let error = Settings::builder().token_prefix("a b").build().unwrap_err();
         assert_eq!(
             error,
-            SettingsError::InvalidTokenPrefixCharacter { character: ' ' }
+            SettingsError::InvalidTokenPrefixCharacter {
+                setting: "TOKEN_PREFIX",
+                character: ' '
+            }
         );
     }
 
@@ -417,6 +583,39 @@ mod tests {
                 .unwrap_err();
             assert!(matches!(error, SettingsError::InvalidHeaderPrefix { .. }));
         }
+    }
+
+    #[test]
+    fn refresh_settings_validated() {
+        let shorter = Settings::builder()
+            .enable_refresh_token(true)
+            .refresh_token_ttl(Duration::from_secs(60))
+            .build()
+            .unwrap_err();
+        assert!(matches!(
+            shorter,
+            SettingsError::RefreshTtlShorterThanTokenTtl { .. }
+        ));
+        let never = Settings::builder()
+            .enable_refresh_token(true)
+            .token_ttl(None)
+            .build()
+            .unwrap_err();
+        assert_eq!(never, SettingsError::RefreshWithoutTokenTtl);
+        let history = Settings::builder()
+            .max_token_history(0)
+            .build()
+            .unwrap_err();
+        assert_eq!(history, SettingsError::ZeroTokenHistory);
+        let prefix = Settings::builder()
+            .refresh_token_prefix("rt x")
+            .build()
+            .unwrap_err();
+        assert!(matches!(
+            prefix,
+            SettingsError::InvalidTokenPrefixCharacter { .. }
+        ));
+        assert_eq!(Settings::default().refresh_token_prefix(), "refresh_");
     }
 
     #[test]

@@ -4,20 +4,17 @@
 use std::future::Future;
 use std::time::Duration;
 
-use axum::extract::{FromRef, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use crate::crypto::{generate_family_id, GeneratedToken};
 use crate::expiry;
-use crate::extract::Auth;
-use crate::header::{decode_basic, parse_scheme, SchemeCredentials};
-use crate::knox::{IssuedToken, Knox, TokenOptions};
-use crate::rejection::{Challenge, KnoxRejection, RejectionKind};
+use crate::knox::{add, IssuedToken, Knox, NewSessionRefresh, TokenOptions};
+use crate::rejection::KnoxRejection;
+use crate::store::{FamilyRecord, RotationRules};
 
 /// What `#[knox_view(...)]` fixed at compile time; `None` falls back to the
 /// runtime [`Settings`](crate::Settings).
@@ -105,6 +102,53 @@ pub struct Context<'a, U> {
     pub now: DateTime<Utc>,
     /// What [`KnoxHooks::context`] returned, for serializers and response hooks.
     pub extra: Map<String, Value>,
+    /// Which view is running.
+    pub action: ViewAction,
+}
+
+/// The view a hook runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ViewAction {
+    /// `POST login`
+    Login,
+    /// `POST refresh`
+    Refresh,
+    /// `POST logout`
+    Logout,
+    /// `POST logoutall`
+    LogoutAll,
+}
+
+/// The refresh policy of a view: its `refresh(...)` options over the settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshPolicy {
+    /// Absolute lifetime of a family, counted from login.
+    pub ttl: Duration,
+    /// The rotation rules: throttle, leeway and history.
+    pub rules: RotationRules,
+}
+
+/// Returns the refresh policy of view `V`, or `None` when refresh tokens are
+/// off for it: no `refresh(...)` argument and `ENABLE_REFRESH_TOKEN` off.
+pub fn refresh_policy<V: KnoxView>(settings: &crate::Settings) -> Option<RefreshPolicy> {
+    let options = match V::OPTIONS.refresh {
+        Some(options) => options,
+        None if settings.enable_refresh_token() => RefreshOptions::SETTINGS,
+        None => return None,
+    };
+    Some(RefreshPolicy {
+        ttl: options.ttl.unwrap_or(settings.refresh_token_ttl()),
+        rules: RotationRules {
+            min_issue_interval: options
+                .min_issue_interval
+                .unwrap_or(settings.min_refresh_token_issue_interval()),
+            reuse_leeway: options
+                .reuse_leeway
+                .or(settings.refresh_token_reuse_leeway()),
+            max_history: options.max_history.unwrap_or(settings.max_token_history()),
+        },
+    })
 }
 
 /// The overridable steps of a view, named after knox's view methods without `get_`.
@@ -205,25 +249,62 @@ pub trait KnoxHooks: KnoxView {
         }
     }
 
-    /// Issues and stores the token (`create_token`), enforcing `limit` atomically.
+    /// Issues and stores the token (`create_token`), and with `refresh` the
+    /// new refresh family beside it, enforcing `limit` atomically.
     fn create_token(
         &self,
         ctx: &Context<'_, Self::User>,
         ttl: Option<Duration>,
         limit: Option<u32>,
+        refresh: Option<NewSessionRefresh>,
     ) -> impl Future<Output = Result<IssuedToken, KnoxRejection>> + Send {
         async move {
             let prefix = self.token_prefix(ctx);
             let options = TokenOptions { prefix, ttl, limit };
             ctx.knox
-                .issue_token(ctx.user, options)
+                .issue_token(ctx.user, options, refresh)
                 .await
                 .map_err(KnoxRejection::from)
         }
     }
 
-    /// Builds the login body (`get_post_response_data`): `expiry`, `token` and,
-    /// with a serializer, `user`.
+    /// Returns the absolute lifetime of a new refresh family (`get_refresh_token_ttl`).
+    fn refresh_token_ttl(&self, ctx: &Context<'_, Self::User>) -> Duration {
+        refresh_policy::<Self>(ctx.knox.settings())
+            .map_or(ctx.knox.settings().refresh_token_ttl(), |policy| policy.ttl)
+    }
+
+    /// Creates the family record a login starts (`create_refresh_family`).
+    fn create_refresh_family(&self, ctx: &Context<'_, Self::User>, ttl: Duration) -> FamilyRecord {
+        FamilyRecord {
+            id: generate_family_id(),
+            user_id: ctx.knox.users().user_id(ctx.user),
+            created: ctx.now,
+            expiry: add(ctx.now, ttl),
+        }
+    }
+
+    /// Generates a refresh token (`create_refresh_token`), prefixed with
+    /// `REFRESH_TOKEN_PREFIX`. The store keeps only its digest.
+    fn create_refresh_token(&self, ctx: &Context<'_, Self::User>) -> GeneratedToken {
+        let settings = ctx.knox.settings();
+        GeneratedToken::generate(
+            settings.refresh_token_prefix(),
+            settings.auth_token_character_length(),
+        )
+    }
+
+    /// Runs after a refresh token was stored, at login or rotation (`add_refresh_token`).
+    fn add_refresh_token(&self, ctx: &Context<'_, Self::User>, issued: &IssuedToken) {
+        let _ = ctx;
+        if let Some(refresh) = &issued.refresh {
+            tracing::debug!(target: "knox", generation = refresh.record.generation, user.id = %refresh.record.user_id, family = %refresh.record.family_id, "refresh token issued");
+        }
+    }
+
+    /// Builds the login and refresh body (`get_post_response_data`): `expiry`,
+    /// `token`, with a serializer `user` (login only), and with refresh tokens
+    /// `refresh_token` and `refresh_token_expiry`.
     fn post_response_data(
         &self,
         ctx: &Context<'_, Self::User>,
@@ -235,8 +316,20 @@ pub trait KnoxHooks: KnoxView {
             self.format_expiry_datetime(ctx, issued.record.expiry),
         );
         data.insert("token".to_owned(), Value::String(issued.token.clone()));
-        if let Some(user) = self.serialize_user(ctx) {
-            data.insert("user".to_owned(), user);
+        if ctx.action == ViewAction::Login {
+            if let Some(user) = self.serialize_user(ctx) {
+                data.insert("user".to_owned(), user);
+            }
+        }
+        if let Some(refresh) = &issued.refresh {
+            data.insert(
+                "refresh_token".to_owned(),
+                Value::String(refresh.token.clone()),
+            );
+            data.insert(
+                "refresh_token_expiry".to_owned(),
+                self.format_expiry_datetime(ctx, Some(refresh.record.expiry)),
+            );
         }
         data
     }
@@ -254,7 +347,7 @@ pub trait KnoxHooks: KnoxView {
         knox: &Knox<Self::User>,
         request: &Parts,
     ) -> impl Future<Output = Result<Self::User, KnoxRejection>> + Send {
-        authenticate_basic(knox, request)
+        crate::handlers::authenticate_basic(knox, request)
     }
 
     /// Runs after a successful login (knox's `user_logged_in` signal).
@@ -269,138 +362,6 @@ pub trait KnoxHooks: KnoxView {
         let user_id = ctx.knox.users().user_id(ctx.user);
         tracing::info!(target: "knox", event = "user_logged_out", user.id = %user_id, revoked, "user logged out");
     }
-}
-
-/// Authenticates HTTP Basic credentials against the user backend, as DRF's
-/// `BasicAuthentication` does. Every failure is a 401 with a Basic challenge,
-/// and a failed login never reveals whether the username exists.
-///
-/// # Errors
-///
-/// A 401 [`KnoxRejection`] for missing, malformed or wrong credentials and for
-/// an inactive user; a 503 when the user store fails.
-pub async fn authenticate_basic<U: Clone + Send + Sync + 'static>(
-    knox: &Knox<U>,
-    request: &Parts,
-) -> Result<U, KnoxRejection> {
-    let reject = |kind| KnoxRejection::new(kind, Some(Challenge::Basic));
-    let header = request
-        .headers
-        .get(header::AUTHORIZATION)
-        .map(HeaderValue::as_bytes)
-        .unwrap_or_default();
-
-    let encoded = match parse_scheme(header, "Basic") {
-        SchemeCredentials::NotThisScheme => return Err(reject(RejectionKind::MissingCredentials)),
-        SchemeCredentials::Empty => {
-            return Err(reject(RejectionKind::BasicHeaderWithoutCredentials))
-        }
-        SchemeCredentials::ContainsSpaces => {
-            return Err(reject(RejectionKind::BasicCredentialsContainSpaces))
-        }
-        SchemeCredentials::Present(encoded) => encoded,
-    };
-    let Some(credentials) = decode_basic(encoded) else {
-        return Err(reject(RejectionKind::BasicCredentialsNotDecodable));
-    };
-
-    let users = knox.users();
-    match users
-        .verify_credentials(&credentials.username, &credentials.password)
-        .await
-    {
-        // An inactive user gets the same answer as a wrong password, as Django's
-        // ModelBackend gives, so the response reveals nothing about the account.
-        Ok(Some(user)) if users.is_active(&user) => Ok(user),
-        Ok(_) => {
-            tracing::debug!(target: "knox", "login with invalid credentials");
-            Err(reject(RejectionKind::InvalidCredentials))
-        }
-        Err(error) => Err(KnoxRejection::store_unavailable(&error)),
-    }
-}
-
-/// Builds the router of a view: `POST login`, `POST logout`, `POST logoutall`.
-pub fn view_router<V, S>() -> Router<S>
-where
-    V: KnoxHooks,
-    S: Clone + Send + Sync + 'static,
-    Knox<V::User>: FromRef<S>,
-{
-    Router::new()
-        .route("/login", post(login::<V>))
-        .route("/logout", post(logout::<V>))
-        .route("/logoutall", post(logout_all::<V>))
-}
-
-async fn login<V: KnoxHooks>(State(knox): State<Knox<V::User>>, request: Parts) -> Response {
-    let view = V::VIEW;
-    let user = match view.authenticate(&knox, &request).await {
-        Ok(user) => user,
-        Err(rejection) => return rejection.into_response(),
-    };
-
-    let ctx = Context {
-        user: &user,
-        request: &request,
-        knox: &knox,
-        now: knox.now(),
-        extra: view.context(&request),
-    };
-    let ttl = view.token_ttl(&ctx);
-    let limit = view.token_limit_per_user(&ctx);
-    let issued = match view.create_token(&ctx, ttl, limit).await {
-        Ok(issued) => issued,
-        Err(rejection) => return rejection.into_response(),
-    };
-    view.user_logged_in(&ctx, &issued);
-
-    let body = view.post_response_data(&ctx, &issued);
-    // The body holds a fresh credential: no cache may keep it.
-    let headers = [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))];
-    (StatusCode::OK, headers, Json(Value::Object(body))).into_response()
-}
-
-async fn logout<V: KnoxHooks>(
-    State(knox): State<Knox<V::User>>,
-    auth: Auth<V::User>,
-    request: Parts,
-) -> Response {
-    let revoked = match knox.store().delete_token(auth.token.digest()).await {
-        Ok(existed) => u64::from(existed),
-        Err(error) => return KnoxRejection::store_unavailable(&error).into_response(),
-    };
-    respond_logged_out::<V>(&knox, &auth.user, &request, revoked)
-}
-
-async fn logout_all<V: KnoxHooks>(
-    State(knox): State<Knox<V::User>>,
-    auth: Auth<V::User>,
-    request: Parts,
-) -> Response {
-    let revoked = match knox.store().delete_user_tokens(&auth.token.user_id).await {
-        Ok(revoked) => revoked,
-        Err(error) => return KnoxRejection::store_unavailable(&error).into_response(),
-    };
-    respond_logged_out::<V>(&knox, &auth.user, &request, revoked)
-}
-
-fn respond_logged_out<V: KnoxHooks>(
-    knox: &Knox<V::User>,
-    user: &V::User,
-    request: &Parts,
-    revoked: u64,
-) -> Response {
-    let view = V::VIEW;
-    let ctx = Context {
-        user,
-        request,
-        knox,
-        now: knox.now(),
-        extra: view.context(request),
-    };
-    view.user_logged_out(&ctx, revoked);
-    view.post_response(&ctx)
 }
 
 /// Serializes a user with a `serializer` type: a `Serialize` type built `From<&User>`.

@@ -7,8 +7,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub mod rotation;
 pub mod sqlite;
 
+pub use rotation::{RotationRules, RotationState};
 pub use sqlite::SqliteStore;
 
 /// A token row as stored: never the token itself, only its digest.
@@ -57,6 +59,113 @@ pub enum Lookup {
     Missing,
 }
 
+/// A refresh token family: every pair issued from one login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FamilyRecord {
+    /// Random id of the family.
+    pub id: String,
+    /// Id of the user the family belongs to.
+    pub user_id: String,
+    /// When the family began, at login.
+    pub created: DateTime<Utc>,
+    /// The family's absolute expiry; no refresh token of it lives longer.
+    pub expiry: DateTime<Utc>,
+}
+
+/// A refresh token about to be stored: its digest, never the token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewRefreshToken {
+    /// SHA-512 hex digest of the full refresh token.
+    pub digest: String,
+    /// The token's prefix and its first 15 random characters.
+    pub token_key: String,
+}
+
+impl std::fmt::Debug for NewRefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewRefreshToken")
+            .field("digest", &"<redacted>")
+            .field("token_key", &self.token_key)
+            .finish()
+    }
+}
+
+/// A new family and its first refresh token, stored with the login's access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFamily {
+    /// The family.
+    pub family: FamilyRecord,
+    /// Its first refresh token.
+    pub token: NewRefreshToken,
+}
+
+/// A stored refresh token as rotation returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    /// The family the token belongs to.
+    pub family_id: String,
+    /// Id of the token's user.
+    pub user_id: String,
+    /// Position of the token in its family, from 1 at login.
+    pub generation: i64,
+    /// When the token was issued.
+    pub created: DateTime<Utc>,
+    /// When the token expires: the family's expiry.
+    pub expiry: DateTime<Utc>,
+}
+
+/// A refresh token found by digest, before any rotation.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshLookup {
+    /// SHA-512 hex digest of the token.
+    pub digest: String,
+    /// The family the token belongs to.
+    pub family_id: String,
+    /// Id of the token's user.
+    pub user_id: String,
+}
+
+impl std::fmt::Debug for RefreshLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshLookup")
+            .field("digest", &"<redacted>")
+            .field("family_id", &self.family_id)
+            .field("user_id", &self.user_id)
+            .finish()
+    }
+}
+
+/// Result of presenting a refresh token for rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotationOutcome {
+    /// The new pair is stored and the old pair retired.
+    Rotated {
+        /// The new refresh token.
+        refresh: RefreshTokenRecord,
+        /// The new access token's expiry, capped at the family's expiry.
+        access_expiry: Option<DateTime<Utc>>,
+    },
+    /// No refresh token has this digest.
+    Missing,
+    /// The family outlived its absolute lifetime and was deleted.
+    Expired {
+        /// The family's user.
+        user_id: String,
+    },
+    /// A superseded token was replayed; the family and all its tokens were revoked.
+    Reused {
+        /// The family's user.
+        user_id: String,
+        /// The revoked family.
+        family_id: String,
+    },
+    /// The newest token came inside the minimum issue interval; nothing changed.
+    Throttled {
+        /// Time until the family may issue again.
+        retry_after: std::time::Duration,
+    },
+}
+
 /// Result of inserting a token under a per-user limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InsertOutcome {
@@ -73,15 +182,20 @@ pub enum InsertOutcome {
 /// step, so concurrent logins cannot pass the limit together.
 #[async_trait]
 pub trait TokenStore: Send + Sync + 'static {
-    /// Stores `token` unless `limit` is set and the user already has that many
-    /// live tokens at `now`. Expired tokens never count.
+    /// Stores `token`, and with `family` a new refresh family and its first
+    /// refresh token paired with it, unless `limit` is set and the user
+    /// already holds that many live sessions at `now`.
+    ///
+    /// A session is a live family, or a live access token outside any family.
+    /// Expired tokens and families never count.
     ///
     /// # Errors
     ///
-    /// [`StoreError`] when the database fails.
+    /// [`StoreError`] when the database fails; nothing is stored then.
     async fn insert_token(
         &self,
         token: &TokenRecord,
+        family: Option<&NewFamily>,
         limit: Option<u32>,
         now: DateTime<Utc>,
     ) -> Result<InsertOutcome, StoreError>;
@@ -107,14 +221,16 @@ pub trait TokenStore: Send + Sync + 'static {
         new_expiry: DateTime<Utc>,
     ) -> Result<Option<Option<DateTime<Utc>>>, StoreError>;
 
-    /// Deletes one token; returns whether it existed.
+    /// Deletes one access token; if it belongs to a refresh family, revokes the
+    /// whole family. Returns how many access and refresh tokens were deleted.
     ///
     /// # Errors
     ///
     /// [`StoreError`] when the database fails.
-    async fn delete_token(&self, digest: &str) -> Result<bool, StoreError>;
+    async fn delete_token(&self, digest: &str) -> Result<u64, StoreError>;
 
-    /// Deletes every token of a user; returns how many there were.
+    /// Deletes every access token, refresh token and family of a user;
+    /// returns how many access and refresh tokens there were.
     ///
     /// # Errors
     ///
@@ -129,7 +245,33 @@ pub trait TokenStore: Send + Sync + 'static {
     async fn count_live_tokens(&self, user_id: &str, now: DateTime<Utc>)
         -> Result<u64, StoreError>;
 
-    /// Deletes every token expired at `now`; returns how many.
+    /// Looks a refresh token up by digest without changing anything, to find
+    /// its user before rotation.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the database fails.
+    async fn find_refresh_token(&self, digest: &str) -> Result<Option<RefreshLookup>, StoreError>;
+
+    /// Rotates the refresh token with digest `presented`, in one transaction:
+    /// decides with [`rotation::decide`], and on rotation stores `access` and
+    /// `next` as the family's new pair, supersedes the newest token and deletes
+    /// the family's older access tokens.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the database fails; nothing changes then.
+    async fn rotate_refresh_token(
+        &self,
+        presented: &str,
+        access: &TokenRecord,
+        next: &NewRefreshToken,
+        rules: &RotationRules,
+        now: DateTime<Utc>,
+    ) -> Result<RotationOutcome, StoreError>;
+
+    /// Deletes every token and family expired at `now`; returns how many
+    /// access tokens and families.
     ///
     /// # Errors
     ///

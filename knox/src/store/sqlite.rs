@@ -6,20 +6,31 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use super::{InsertOutcome, Lookup, StoreError, TokenRecord, TokenStore};
+use super::rotation::{decide, Decision, RotationRules, RotationState};
+use super::{
+    InsertOutcome, Lookup, NewFamily, NewRefreshToken, RefreshLookup, RefreshTokenRecord,
+    RotationOutcome, StoreError, TokenRecord, TokenStore,
+};
 
 /// Time format of Django's SQLite backend: naive UTC with microseconds. Every
 /// value written has the same width, so text comparison orders times correctly.
 const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.6f";
 
 /// Migrations of the token table, applied in order by [`SqliteStore::migrate`].
-const TOKEN_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "knox_authtoken",
-    sql: include_str!("../../migrations/sqlite/0001_knox_authtoken.sql"),
-}];
+const TOKEN_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "knox_authtoken",
+        sql: include_str!("../../migrations/sqlite/0001_knox_authtoken.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "refresh_tokens",
+        sql: include_str!("../../migrations/sqlite/0002_refresh_tokens.sql"),
+    },
+];
 
 /// A token store on SQLite.
 ///
@@ -215,35 +226,48 @@ impl TokenStore for SqliteStore {
     async fn insert_token(
         &self,
         token: &TokenRecord,
+        family: Option<&NewFamily>,
         limit: Option<u32>,
         now: DateTime<Utc>,
     ) -> Result<InsertOutcome, StoreError> {
-        // One INSERT ... SELECT statement: SQLite takes the write lock before the
-        // statement reads, so the count and the insert are one atomic step.
-        let inserted = sqlx::query(
-            "INSERT INTO knox_authtoken (digest, token_key, user_id, created, expiry)
-             SELECT ?1, ?2, ?3, ?4, ?5
-             WHERE ?6 IS NULL OR (
-                 SELECT COUNT(*) FROM knox_authtoken
-                 WHERE user_id = ?3 AND (expiry IS NULL OR expiry > ?7)
-             ) < ?6",
-        )
-        .bind(&token.digest)
-        .bind(&token.token_key)
-        .bind(&token.user_id)
-        .bind(encode_time(token.created))
-        .bind(token.expiry.map(encode_time))
-        .bind(limit.map(i64::from))
-        .bind(encode_time(now))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        if family.is_none() && limit.is_none() {
+            insert_access_token(&mut *self.pool.acquire().await?, token).await?;
+            return Ok(InsertOutcome::Inserted);
+        }
 
-        Ok(if inserted == 1 {
-            InsertOutcome::Inserted
-        } else {
-            InsertOutcome::LimitReached
-        })
+        // BEGIN IMMEDIATE takes the write lock before the count, so concurrent
+        // logins of one user queue here and cannot pass the limit together.
+        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(limit) = limit {
+            let sessions = count_sessions(&mut transaction, &token.user_id, now).await?;
+            if sessions >= i64::from(limit) {
+                return Ok(InsertOutcome::LimitReached);
+            }
+        }
+        insert_access_token(&mut transaction, token).await?;
+        if let Some(new) = family {
+            sqlx::query(
+                "INSERT INTO knox_refresh_family (id, user_id, created, expiry, generation, last_issued)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?3)",
+            )
+            .bind(&new.family.id)
+            .bind(&new.family.user_id)
+            .bind(encode_time(new.family.created))
+            .bind(encode_time(new.family.expiry))
+            .execute(&mut *transaction)
+            .await?;
+            insert_refresh_token(
+                &mut transaction,
+                &new.token,
+                &new.family.id,
+                1,
+                token,
+                new.family.expiry,
+            )
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(InsertOutcome::Inserted)
     }
 
     async fn find_token(&self, digest: &str, now: DateTime<Utc>) -> Result<Lookup, StoreError> {
@@ -308,21 +332,44 @@ impl TokenStore for SqliteStore {
             .transpose()
     }
 
-    async fn delete_token(&self, digest: &str) -> Result<bool, StoreError> {
-        let deleted = sqlx::query("DELETE FROM knox_authtoken WHERE digest = ?")
-            .bind(digest)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(deleted > 0)
+    async fn delete_token(&self, digest: &str) -> Result<u64, StoreError> {
+        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let family: Option<String> = sqlx::query_scalar(
+            "SELECT family_id FROM knox_refresh_token WHERE access_digest = ? LIMIT 1",
+        )
+        .bind(digest)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        let deleted = match family {
+            Some(family_id) => revoke_family(&mut transaction, &family_id).await?,
+            None => sqlx::query("DELETE FROM knox_authtoken WHERE digest = ?")
+                .bind(digest)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected(),
+        };
+        transaction.commit().await?;
+        Ok(deleted)
     }
 
     async fn delete_user_tokens(&self, user_id: &str) -> Result<u64, StoreError> {
-        let deleted = sqlx::query("DELETE FROM knox_authtoken WHERE user_id = ?")
+        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut deleted = 0;
+        for statement in [
+            "DELETE FROM knox_authtoken WHERE user_id = ?",
+            "DELETE FROM knox_refresh_token WHERE user_id = ?",
+        ] {
+            deleted += sqlx::query(statement)
+                .bind(user_id)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+        }
+        sqlx::query("DELETE FROM knox_refresh_family WHERE user_id = ?")
             .bind(user_id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
         Ok(deleted)
     }
 
@@ -343,13 +390,279 @@ impl TokenStore for SqliteStore {
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        let deleted = sqlx::query("DELETE FROM knox_authtoken WHERE expiry <= ?")
-            .bind(encode_time(now))
-            .execute(&self.pool)
+        let now = encode_time(now);
+        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let tokens = sqlx::query("DELETE FROM knox_authtoken WHERE expiry <= ?")
+            .bind(&now)
+            .execute(&mut *transaction)
             .await?
             .rows_affected();
-        Ok(deleted)
+        // Deleting a family cascades to its refresh tokens.
+        let families = sqlx::query("DELETE FROM knox_refresh_family WHERE expiry <= ?")
+            .bind(&now)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+        transaction.commit().await?;
+        Ok(tokens + families)
     }
+
+    async fn find_refresh_token(&self, digest: &str) -> Result<Option<RefreshLookup>, StoreError> {
+        let row = sqlx::query(
+            "SELECT digest, family_id, CAST(user_id AS TEXT) AS user_id
+             FROM knox_refresh_token WHERE digest = ?",
+        )
+        .bind(digest)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(RefreshLookup {
+                digest: row.try_get("digest")?,
+                family_id: row.try_get("family_id")?,
+                user_id: row.try_get("user_id")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        presented: &str,
+        access: &TokenRecord,
+        next: &NewRefreshToken,
+        rules: &RotationRules,
+        now: DateTime<Utc>,
+    ) -> Result<RotationOutcome, StoreError> {
+        // The write lock makes the check and the rotation one step: of several
+        // concurrent requests with one token, exactly one sees it unconsumed.
+        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query(
+            "SELECT r.generation, r.consumed, f.id AS family_id, CAST(f.user_id AS TEXT) AS user_id,
+                    f.generation AS family_generation, f.last_issued, f.expiry
+             FROM knox_refresh_token r JOIN knox_refresh_family f ON f.id = r.family_id
+             WHERE r.digest = ?",
+        )
+        .bind(presented)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        let Some(row) = row else {
+            return Ok(RotationOutcome::Missing);
+        };
+
+        let family_id: String = row.try_get("family_id")?;
+        let user_id: String = row.try_get("user_id")?;
+        let consumed: Option<String> = row.try_get("consumed")?;
+        let last_issued: String = row.try_get("last_issued")?;
+        let family_expiry: String = row.try_get("expiry")?;
+        let state = RotationState {
+            generation: row.try_get("generation")?,
+            consumed: consumed
+                .as_deref()
+                .map(|text| decode_time(text, "consumed"))
+                .transpose()?,
+            family_generation: row.try_get("family_generation")?,
+            family_last_issued: decode_time(&last_issued, "last_issued")?,
+            family_expiry: decode_time(&family_expiry, "expiry")?,
+        };
+
+        let outcome = match decide(&state, rules, now) {
+            Decision::Throttled { retry_after } => {
+                return Ok(RotationOutcome::Throttled { retry_after })
+            }
+            Decision::Expired => {
+                revoke_family(&mut transaction, &family_id).await?;
+                RotationOutcome::Expired { user_id }
+            }
+            Decision::Reused => {
+                revoke_family(&mut transaction, &family_id).await?;
+                RotationOutcome::Reused { user_id, family_id }
+            }
+            Decision::Rotate => {
+                let generation = state.family_generation + 1;
+                let mut access = access.clone();
+                access.expiry = Some(access.expiry.map_or(state.family_expiry, |expiry| {
+                    expiry.min(state.family_expiry)
+                }));
+                rotate(
+                    &mut transaction,
+                    &family_id,
+                    generation,
+                    &access,
+                    next,
+                    rules,
+                    now,
+                    state.family_expiry,
+                )
+                .await?;
+                RotationOutcome::Rotated {
+                    refresh: RefreshTokenRecord {
+                        family_id,
+                        user_id,
+                        generation,
+                        created: now,
+                        expiry: state.family_expiry,
+                    },
+                    access_expiry: access.expiry,
+                }
+            }
+        };
+        transaction.commit().await?;
+        Ok(outcome)
+    }
+}
+
+async fn insert_access_token(
+    connection: &mut SqliteConnection,
+    token: &TokenRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO knox_authtoken (digest, token_key, user_id, created, expiry)
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(&token.digest)
+    .bind(&token.token_key)
+    .bind(&token.user_id)
+    .bind(encode_time(token.created))
+    .bind(token.expiry.map(encode_time))
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+async fn insert_refresh_token(
+    connection: &mut SqliteConnection,
+    token: &NewRefreshToken,
+    family_id: &str,
+    generation: i64,
+    access: &TokenRecord,
+    expiry: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO knox_refresh_token
+             (digest, family_id, generation, user_id, token_key, access_digest, created, expiry)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&token.digest)
+    .bind(family_id)
+    .bind(generation)
+    .bind(&access.user_id)
+    .bind(&token.token_key)
+    .bind(&access.digest)
+    .bind(encode_time(access.created))
+    .bind(encode_time(expiry))
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// Counts a user's live sessions: live families, plus live access tokens
+/// that belong to no family.
+async fn count_sessions(
+    connection: &mut SqliteConnection,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let count = sqlx::query_scalar(
+        "SELECT
+            (SELECT COUNT(*) FROM knox_authtoken a
+             WHERE a.user_id = ?1 AND (a.expiry IS NULL OR a.expiry > ?2)
+               AND NOT EXISTS (SELECT 1 FROM knox_refresh_token r WHERE r.access_digest = a.digest))
+          + (SELECT COUNT(*) FROM knox_refresh_family f WHERE f.user_id = ?1 AND f.expiry > ?2)",
+    )
+    .bind(user_id)
+    .bind(encode_time(now))
+    .fetch_one(connection)
+    .await?;
+    Ok(count)
+}
+
+/// Deletes a family, its refresh tokens and its access tokens; returns how
+/// many access and refresh tokens were deleted.
+async fn revoke_family(
+    connection: &mut SqliteConnection,
+    family_id: &str,
+) -> Result<u64, StoreError> {
+    let access = sqlx::query(
+        "DELETE FROM knox_authtoken WHERE digest IN
+             (SELECT access_digest FROM knox_refresh_token WHERE family_id = ? AND access_digest IS NOT NULL)",
+    )
+    .bind(family_id)
+    .execute(&mut *connection)
+    .await?
+    .rows_affected();
+    let refresh = sqlx::query("DELETE FROM knox_refresh_token WHERE family_id = ?")
+        .bind(family_id)
+        .execute(&mut *connection)
+        .await?
+        .rows_affected();
+    sqlx::query("DELETE FROM knox_refresh_family WHERE id = ?")
+        .bind(family_id)
+        .execute(&mut *connection)
+        .await?;
+    Ok(access + refresh)
+}
+
+/// Stores the family's next pair and retires the previous one.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site, every argument a distinct piece of the rotation"
+)]
+async fn rotate(
+    connection: &mut SqliteConnection,
+    family_id: &str,
+    generation: i64,
+    access: &TokenRecord,
+    next: &NewRefreshToken,
+    rules: &RotationRules,
+    now: DateTime<Utc>,
+    family_expiry: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let now_text = encode_time(now);
+
+    // Retire the old pair: its access token goes, its refresh token is marked consumed.
+    sqlx::query(
+        "DELETE FROM knox_authtoken WHERE digest IN
+             (SELECT access_digest FROM knox_refresh_token WHERE family_id = ? AND access_digest IS NOT NULL)",
+    )
+    .bind(family_id)
+    .execute(&mut *connection)
+    .await?;
+    sqlx::query(
+        "UPDATE knox_refresh_token SET consumed = ? WHERE family_id = ? AND consumed IS NULL",
+    )
+    .bind(&now_text)
+    .bind(family_id)
+    .execute(&mut *connection)
+    .await?;
+
+    insert_access_token(connection, access).await?;
+    insert_refresh_token(
+        connection,
+        next,
+        family_id,
+        generation,
+        access,
+        family_expiry,
+    )
+    .await?;
+    sqlx::query("UPDATE knox_refresh_family SET generation = ?, last_issued = ? WHERE id = ?")
+        .bind(generation)
+        .bind(&now_text)
+        .bind(family_id)
+        .execute(&mut *connection)
+        .await?;
+
+    // Beyond the history limit a superseded token keeps only its digest and
+    // consumed mark: enough to recognise a replay, nothing more.
+    sqlx::query(
+        "UPDATE knox_refresh_token SET token_key = NULL, access_digest = NULL, created = NULL
+         WHERE family_id = ? AND generation < ? AND token_key IS NOT NULL",
+    )
+    .bind(family_id)
+    .bind(generation - i64::from(rules.max_history))
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]
