@@ -5,6 +5,7 @@
 //! - `DATABASE_URL`: SQLite database, created if missing (default `sqlite://knox-quickstart.sqlite3`)
 //! - `DEMO_USER`, `DEMO_PASSWORD`: the user created if missing (default `alice` / `alice-password`)
 //! - `PORT`: port on 127.0.0.1 (default 3000)
+//! - `KNOX_REFRESH=1`: issue refresh tokens too, with a minimum issue interval of 1 second
 //! - `RUST_LOG`: log filter (default `info`)
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -40,6 +41,10 @@ async fn me(auth: Auth<SqliteUser>) -> Json<PublicUser> {
     Json(PublicUser::from(&auth.user))
 }
 
+fn knox_refresh_enabled() -> bool {
+    std::env::var("KNOX_REFRESH").is_ok_and(|value| value == "1")
+}
+
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
@@ -67,7 +72,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!(username = %demo_user, "created demo user");
     }
 
-    let settings = Settings::default();
+    let mut settings = Settings::builder();
+    if knox_refresh_enabled() {
+        settings = settings
+            .enable_refresh_token(true)
+            .min_refresh_token_issue_interval(std::time::Duration::from_secs(1));
+    }
+    let settings = settings.build()?;
     tracing::info!(?settings, database_url = %database_url, "knox settings");
     let knox = Knox::new(store, users, settings);
     knox.spawn_purge_task(std::time::Duration::from_secs(3600));
@@ -85,6 +96,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  curl -s -X POST -u {demo_user}:{demo_password} {base}/api/auth/login");
     println!("Call a protected route with it:");
     println!("  curl -s -H \"Authorization: Token $TOKEN\" {base}/api/me");
+    if knox_refresh_enabled() {
+        println!("Exchange the refresh token for a new pair:");
+        println!("  curl -s -X POST -H 'Content-Type: application/json' -d \"{{\\\"refresh_token\\\": \\\"$REFRESH\\\"}}\" {base}/api/auth/refresh");
+    }
     println!("Log out that token, or every token of the user:");
     println!("  curl -s -X POST -H \"Authorization: Token $TOKEN\" {base}/api/auth/logout");
     println!("  curl -s -X POST -H \"Authorization: Token $TOKEN\" {base}/api/auth/logoutall");
