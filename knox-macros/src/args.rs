@@ -1,13 +1,14 @@
 //! Parsing of the attribute into raw `key`, `key = value` and `key(...)` arguments.
 //!
 //! Values stay unparsed token streams here, so that validation can report a
-//! wrong value of one argument and still check all the others.
+//! wrong value of one argument and still check all the others. Only a syntax
+//! error, such as a missing comma, stops the parse at the first mistake.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
+use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
-use syn::spanned::Spanned;
-use syn::{Ident, Token};
+use syn::{Ident, Token, Type};
 
 /// One argument as written, with its key kept for error spans.
 pub(crate) struct RawArg {
@@ -19,29 +20,25 @@ pub(crate) struct RawArg {
 pub(crate) enum RawValue {
     /// `key`
     Flag,
+    /// `key =` with nothing before the next comma.
+    Missing(Token![=]),
     /// `key = tokens`, up to the next top-level comma.
     Assign(TokenStream),
-    /// `key(tokens)`
-    List(TokenStream, Span),
+    /// `key(tokens)`, kept as the parenthesized group.
+    List(Group),
 }
 
-impl RawValue {
-    /// Returns the span of the value, or of `fallback` for a flag.
-    pub(crate) fn span(&self, fallback: Span) -> Span {
-        match self {
-            RawValue::Flag => fallback,
-            RawValue::Assign(tokens) => span_of(tokens).unwrap_or(fallback),
-            RawValue::List(_, span) => *span,
+impl RawArg {
+    /// Returns the tokens an error about the value should cover: the value
+    /// itself, or the key of a flag.
+    pub(crate) fn value_or_key(&self) -> TokenStream {
+        match &self.value {
+            RawValue::Flag => self.key.to_token_stream(),
+            RawValue::Missing(eq) => eq.to_token_stream(),
+            RawValue::Assign(tokens) => tokens.clone(),
+            RawValue::List(group) => group.to_token_stream(),
         }
     }
-}
-
-/// Returns a span covering `tokens`, or `None` when there are none.
-pub(crate) fn span_of(tokens: &TokenStream) -> Option<Span> {
-    let mut iter = tokens.clone().into_iter();
-    let first = iter.next()?.span();
-    let last = iter.last().map_or(first, |tree| tree.span());
-    Some(first.join(last).unwrap_or(first))
 }
 
 /// A comma-separated list of arguments.
@@ -59,25 +56,26 @@ impl Parse for RawArgs {
             let value = if input.peek(Token![=]) {
                 // key = value
                 let eq: Token![=] = input.parse()?;
-                let mut tokens = TokenStream::new();
-                while !input.is_empty() && !input.peek(Token![,]) {
-                    tokens.extend([input.parse::<TokenTree>()?]);
-                }
+                let tokens = parse_value(input)?;
                 if tokens.is_empty() {
-                    return Err(syn::Error::new(
-                        eq.span(),
-                        format!("missing value after `{key} =`"),
-                    ));
+                    RawValue::Missing(eq)
+                } else {
+                    RawValue::Assign(tokens)
                 }
-                RawValue::Assign(tokens)
             } else if input.peek(syn::token::Paren) {
                 // key(inner, arguments)
                 let content;
                 let paren = syn::parenthesized!(content in input);
-                RawValue::List(content.parse()?, paren.span.join())
-            } else {
+                let mut group = Group::new(Delimiter::Parenthesis, content.parse()?);
+                group.set_span(paren.span.join());
+                RawValue::List(group)
+            } else if input.is_empty() || input.peek(Token![,]) {
                 // key
                 RawValue::Flag
+            } else {
+                return Err(input.error(format!(
+                    "expected `=` or `,` after `{key}`, as in `{key} = value`"
+                )));
             };
             args.push(RawArg { key, value });
 
@@ -92,9 +90,38 @@ impl Parse for RawArgs {
     }
 }
 
+/// Parses the value of `key = value` up to the next top-level comma.
+///
+/// A type is parsed as a whole first, because the commas inside
+/// `Wrapper<A, B>` do not end the value.
+fn parse_value(input: ParseStream<'_>) -> syn::Result<TokenStream> {
+    let fork = input.fork();
+    if fork.parse::<Type>().is_ok() && (fork.is_empty() || fork.peek(Token![,])) {
+        return Ok(input.parse::<Type>()?.into_token_stream());
+    }
+
+    let mut tokens = TokenStream::new();
+    while !input.is_empty() && !input.peek(Token![,]) {
+        // `ttl = "10h" token_limit = 5`: the next argument starts without a comma.
+        if !tokens.is_empty() && input.peek(Ident::peek_any) && input.peek2(Token![=]) {
+            let next_key = input.fork().call(Ident::parse_any)?;
+            return Err(input.error(format!("expected `,` before `{next_key}`")));
+        }
+        tokens.extend([input.parse::<TokenTree>()?]);
+    }
+    Ok(tokens)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_error(tokens: TokenStream) -> String {
+        match syn::parse2::<RawArgs>(tokens) {
+            Ok(_) => panic!("expected a parse error, but the arguments parsed"),
+            Err(error) => error.to_string(),
+        }
+    }
 
     #[test]
     fn parses_every_form() {
@@ -107,8 +134,43 @@ mod tests {
     }
 
     #[test]
-    fn missing_value_is_an_error() {
-        let error = syn::parse2::<RawArgs>(quote::quote!(ttl =)).err().unwrap();
-        assert_eq!(error.to_string(), "missing value after `ttl =`");
+    fn generic_type_keeps_its_commas() {
+        let args: RawArgs = syn::parse_quote!(serializer = Wrapper<A, B>, token_limit = 5);
+        assert_eq!(args.0.len(), 2);
+        let RawValue::Assign(tokens) = &args.0[0].value else {
+            panic!("expected `serializer = value`");
+        };
+        assert_eq!(tokens.to_string(), "Wrapper < A , B >");
+    }
+
+    #[test]
+    fn missing_value_is_kept_for_validation() {
+        let args: RawArgs = syn::parse_quote!(ttl =, token_limit = 5);
+        assert_eq!(args.0.len(), 2);
+        assert!(matches!(args.0[0].value, RawValue::Missing(_)));
+    }
+
+    #[test]
+    fn missing_comma_names_the_next_key() {
+        let error = parse_error(quote::quote!(ttl = "10h" token_limit = 5));
+        assert_eq!(error, "expected `,` before `token_limit`");
+    }
+
+    #[test]
+    fn colon_after_key_is_an_error() {
+        let error = parse_error(quote::quote!(ttl: "10h"));
+        assert_eq!(
+            error,
+            "expected `=` or `,` after `ttl`, as in `ttl = value`"
+        );
+    }
+
+    #[test]
+    fn literal_in_place_of_key_is_an_error() {
+        let error = parse_error(quote::quote!("10h"));
+        assert_eq!(
+            error,
+            "expected an argument name such as `ttl` or `token_limit`"
+        );
     }
 }

@@ -3,81 +3,43 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::{Fields, Item, ItemStruct};
+use syn::{Ident, ItemStruct};
 
 use crate::args::RawArgs;
-use crate::validate::{validate, Errors, Ttl, ViewConfig};
+use crate::errors::Errors;
+use crate::item::check_item;
+use crate::validate::{validate, ViewConfig};
+use crate::values::Ttl;
 
-/// Expands `#[knox_view(attr)] item`. On any error it emits the errors and the
-/// item unchanged, so the rest of the crate still sees the struct.
+/// Expands `#[knox_view(attr)] item`.
+///
+/// On invalid arguments it emits the errors and still expands the view from
+/// the valid ones, so that the user's `impl KnoxHooks` block and calls to
+/// `router()` raise no follow-on errors. An item that is not a unit struct,
+/// or arguments that do not parse at all, leave the item unchanged.
 pub(crate) fn knox_view(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
 
-    let config = match syn::parse2::<RawArgs>(attr).and_then(validate) {
-        Ok(config) => Some(config),
+    let config = match syn::parse2::<RawArgs>(attr) {
+        Ok(args) => Some(validate(args, &mut errors)),
         Err(error) => {
             errors.push(error);
             None
         }
     };
-    let item_struct = match check_item(item.clone()) {
-        Ok(item_struct) => Some(item_struct),
+    let item_struct = check_item(item.clone(), &mut errors);
+
+    let output = match (config, item_struct) {
+        (Some(config), Some(item_struct)) => expand(&config, &item_struct),
+        _ => item,
+    };
+    match errors.finish() {
+        Ok(()) => output,
         Err(error) => {
-            errors.push(error);
-            None
-        }
-    };
-
-    match (errors.finish(), config, item_struct) {
-        (Ok(()), Some(config), Some(item_struct)) => expand(&config, &item_struct),
-        (result, ..) => {
-            let errors = result.err().map(syn::Error::into_compile_error);
-            quote! { #errors #item }
+            let error = error.into_compile_error();
+            quote! { #error #output }
         }
     }
-}
-
-/// Accepts only a non-generic unit struct, since the view is a marker type
-/// that the generated handlers construct themselves.
-fn check_item(item: TokenStream) -> Result<ItemStruct, syn::Error> {
-    const ACCEPTS: &str = "`#[knox_view]` goes on a unit struct, such as `pub struct AuthViews;`";
-    let item: Item =
-        syn::parse2(item.clone()).map_err(|_| syn::Error::new(item.span(), ACCEPTS))?;
-    let item_struct = match item {
-        Item::Struct(item_struct) => item_struct,
-        Item::Enum(item) => {
-            return Err(syn::Error::new(
-                item.enum_token.span,
-                format!("{ACCEPTS}, not an enum"),
-            ))
-        }
-        Item::Union(item) => {
-            return Err(syn::Error::new(
-                item.union_token.span,
-                format!("{ACCEPTS}, not a union"),
-            ))
-        }
-        Item::Fn(item) => {
-            return Err(syn::Error::new(
-                item.sig.fn_token.span,
-                format!("{ACCEPTS}, not a function"),
-            ))
-        }
-        other => return Err(syn::Error::new(other.span(), ACCEPTS)),
-    };
-    if !item_struct.generics.params.is_empty() || item_struct.generics.where_clause.is_some() {
-        return Err(syn::Error::new(
-            item_struct.generics.span(),
-            "a `#[knox_view]` struct cannot be generic; declare one struct per view",
-        ));
-    }
-    if !matches!(item_struct.fields, Fields::Unit) {
-        return Err(syn::Error::new(
-            item_struct.fields.span(),
-            format!("{ACCEPTS}; a view struct has no fields, since settings go in the attribute"),
-        ));
-    }
-    Ok(item_struct)
 }
 
 fn expand(config: &ViewConfig, item: &ItemStruct) -> TokenStream {
@@ -90,24 +52,25 @@ fn expand(config: &ViewConfig, item: &ItemStruct) -> TokenStream {
     };
     let options = expand_options(config, &private);
     let user_data = match &config.serializer {
-        // The span puts a "cannot serialize" error on the type in the attribute.
+        // With this span, the `on_unimplemented` message of `UserSerializer`
+        // points at the type in the attribute.
         Some(serializer) => quote_spanned! {serializer.span()=>
             <#serializer as #private::UserSerializer<#user>>::to_user_data(user).map(#private::Some)
         },
         None => quote!(#private::Ok(#private::None)),
     };
-    let hooks = match &config.custom_hooks {
-        None => quote! { impl #private::KnoxHooks for #name {} },
-        // With `custom_hooks`, the user's own impl must exist; say so at the argument.
-        Some(flag) => quote_spanned! {flag.span()=>
-            const _: fn() = || {
-                fn requires_hooks_impl<T: #private::KnoxHooks>() {}
-                requires_hooks_impl::<#name>();
-            };
-        },
+    let (hooks, router_body) = match &config.custom_hooks {
+        None => (
+            quote! { impl #private::KnoxHooks for #name {} },
+            quote!(#private::view_router::<Self, S>()),
+        ),
+        Some(flag) => (
+            TokenStream::new(),
+            checked_view_router(name, flag, &private),
+        ),
     };
     let router_doc = format!(
-        "Returns the router of `{name}`: `POST login`, `POST logout` and `POST logoutall`, to nest under a path such as `/api/auth`."
+        "Returns the router of `{name}`: `POST login`, `POST refresh`, `POST logout` and `POST logoutall`, to nest under a path such as `/api/auth`."
     );
 
     quote! {
@@ -134,9 +97,45 @@ fn expand(config: &ViewConfig, item: &ItemStruct) -> TokenStream {
                 S: ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static,
                 #private::Knox<#user>: #private::FromRef<S>,
             {
-                #private::view_router::<Self, S>()
+                #router_body
             }
         }
+    }
+}
+
+/// Builds the router body of a view with `custom_hooks`, whose
+/// `impl KnoxHooks` the user writes.
+///
+/// The body reaches `view_router` through a local trait that requires
+/// `KnoxHooks`. A missing impl then fails one bound at the `custom_hooks`
+/// argument, and the message names the missing block. A direct call would
+/// report rustc's generic "trait bound not satisfied" at the attribute.
+fn checked_view_router(name: &Ident, flag: &Ident, private: &TokenStream) -> TokenStream {
+    let mut view = name.clone();
+    view.set_span(flag.span());
+    let message = format!("`{name}` has `custom_hooks` but no `impl KnoxHooks for {name}`");
+    let note = format!(
+        "add `impl axum_knox::KnoxHooks for {name}` with the hooks to override, or remove `custom_hooks` to keep every default"
+    );
+
+    quote_spanned! {flag.span()=>
+        #[diagnostic::on_unimplemented(
+            message = #message,
+            label = "`custom_hooks` leaves the `KnoxHooks` impl to you",
+            note = #note,
+        )]
+        trait CustomHooks: #private::KnoxHooks {}
+        impl<T: #private::KnoxHooks> CustomHooks for T {}
+
+        fn view_router<V: CustomHooks, S>() -> #private::Router<S>
+        where
+            S: ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static,
+            #private::Knox<V::User>: #private::FromRef<S>,
+        {
+            #private::view_router::<V, S>()
+        }
+
+        view_router::<#view, S>()
     }
 }
 

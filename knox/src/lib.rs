@@ -53,6 +53,7 @@ pub mod store;
 pub mod users;
 mod view;
 
+#[doc = include_str!("knox_view.md")]
 pub use axum_knox_macros::knox_view;
 pub use extract::{Auth, AuthToken};
 pub use handlers::{authenticate_basic, view_router};

@@ -1,6 +1,6 @@
 use axum::Router;
 use axum_knox::users::SqliteUser;
-use axum_knox::{knox_view, Knox};
+use axum_knox::{knox_view, Knox, KnoxHooks};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -10,7 +10,9 @@ pub struct PublicUser {
 
 impl From<&SqliteUser> for PublicUser {
     fn from(user: &SqliteUser) -> Self {
-        Self { username: user.username.clone() }
+        Self {
+            username: user.username.clone(),
+        }
     }
 }
 
@@ -21,8 +23,12 @@ impl From<&SqliteUser> for PublicUser {
     expiry_format = "%Y-%m-%dT%H:%M:%S%.6fZ",
     prefix = "kx_",
     user = SqliteUser,
+    custom_hooks,
+    refresh(ttl = "30d", min_issue_interval = "1s", max_history = 10, reuse_leeway = "5s"),
 )]
 pub struct AuthViews;
+
+impl KnoxHooks for AuthViews {}
 
 fn main() {
     let _: Router<Knox<SqliteUser>> = Router::new().nest("/api/auth", AuthViews::router());
