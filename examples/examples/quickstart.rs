@@ -6,12 +6,17 @@
 //! - `DEMO_USER`, `DEMO_PASSWORD`: the user created if missing (default `alice` / `alice-password`)
 //! - `PORT`: port on 127.0.0.1 (default 3000)
 //! - `KNOX_REFRESH=1`: issue refresh tokens too, with a minimum issue interval of 1 second
+//! - `KNOX_*` (such as `KNOX_TOKEN_TTL=2s`) and `KNOX_CONFIG` (a TOML file): knox's
+//!   settings, see `SettingsLoader`; an invalid value stops the server with exit code 2
+//! - `DEMO_PASSWORD_HASH=insecure-fast`: hash passwords at the lowest Argon2 cost, for
+//!   load benchmarks only (default: the argon2 crate's recommended cost)
 //! - `RUST_LOG`: log filter (default `info`)
 
 use std::net::{Ipv4Addr, SocketAddr};
 
 use axum::routing::get;
 use axum::{Json, Router};
+use axum_knox::settings::SettingsLoader;
 use axum_knox::store::SqliteStore;
 use axum_knox::users::{PasswordHasher, SqliteUser, SqliteUsers};
 use axum_knox::{knox_view, Auth, Knox, Settings};
@@ -41,6 +46,22 @@ async fn me(auth: Auth<SqliteUser>) -> Json<PublicUser> {
     Json(PublicUser::from(&auth.user))
 }
 
+/// Builds the settings: knox's defaults, `KNOX_REFRESH`'s shorthand, the
+/// `KNOX_CONFIG` file, then `KNOX_*` variables, later sources winning.
+fn load_settings() -> Result<Settings, axum_knox::settings::LoadError> {
+    let mut base = Settings::builder();
+    if knox_refresh_enabled() {
+        base = base
+            .enable_refresh_token(true)
+            .min_refresh_token_issue_interval(std::time::Duration::from_secs(1));
+    }
+    SettingsLoader::new()
+        .base(base)
+        .process_env()
+        .allow_env("KNOX_REFRESH")
+        .load()
+}
+
 fn knox_refresh_enabled() -> bool {
     std::env::var("KNOX_REFRESH").is_ok_and(|value| value == "1")
 }
@@ -51,7 +72,9 @@ fn env_or(name: &str, default: &str) -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Logs go to stderr; stdout carries only the address and the curl lines.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
@@ -64,21 +87,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let demo_user = env_or("DEMO_USER", "alice");
     let demo_password = env_or("DEMO_PASSWORD", "alice-password");
 
+    let settings = match load_settings() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("invalid knox settings:\n{error}");
+            std::process::exit(2);
+        }
+    };
+    let hasher = match env_or("DEMO_PASSWORD_HASH", "default").as_str() {
+        "default" => PasswordHasher::default(),
+        "insecure-fast" => {
+            tracing::warn!("DEMO_PASSWORD_HASH=insecure-fast: passwords are hashed at the lowest cost, for benchmarks only");
+            PasswordHasher::insecure_fast()
+        }
+        other => {
+            eprintln!("DEMO_PASSWORD_HASH={other:?}: expected \"default\" or \"insecure-fast\"");
+            std::process::exit(2);
+        }
+    };
+
     let store = SqliteStore::open(&database_url).await?;
-    let users = SqliteUsers::new(store.pool().clone(), PasswordHasher::default());
+    let users = SqliteUsers::new(store.pool().clone(), hasher);
     users.migrate().await?;
     if users.find_by_username(&demo_user).await?.is_none() {
         users.create_user(&demo_user, &demo_password).await?;
         tracing::info!(username = %demo_user, "created demo user");
     }
 
-    let mut settings = Settings::builder();
-    if knox_refresh_enabled() {
-        settings = settings
-            .enable_refresh_token(true)
-            .min_refresh_token_issue_interval(std::time::Duration::from_secs(1));
-    }
-    let settings = settings.build()?;
     tracing::info!(?settings, database_url = %database_url, "knox settings");
     let knox = Knox::new(store, users, settings);
     knox.spawn_purge_task(std::time::Duration::from_secs(3600));

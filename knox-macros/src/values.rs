@@ -147,6 +147,16 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     if text.trim_start().starts_with('-') {
         return Err("a duration cannot be negative".to_owned());
     }
+    // The runtime settings read durations with this same rule.
+    let spaced_unit = text
+        .as_bytes()
+        .windows(2)
+        .any(|pair| pair[0].is_ascii_digit() && pair[1].is_ascii_whitespace());
+    if spaced_unit {
+        return Err(
+            "write the unit right after its number, as in \"10h\" or \"1h 30m\"".to_owned(),
+        );
+    }
     let duration = humantime::parse_duration(text).map_err(|error| match error {
         humantime::DurationError::NumberOverflow => "the duration is too large".to_owned(),
         humantime::DurationError::Empty => "the string is empty".to_owned(),
@@ -389,9 +399,10 @@ mod tests {
             (quote!("0s"), "`ttl` must be longer than zero"),
             (quote!("-10h"), "a duration cannot be negative"),
             (quote!("99999999999999999999d"), "the duration is too large"),
-            (quote!("600000000 years"), "the duration is too large"),
+            (quote!("600000000years"), "the duration is too large"),
             (quote!(""), "the string is empty"),
-            (quote!("10 hourz"), "unknown time unit \"hourz\""),
+            (quote!("10hourz"), "unknown time unit \"hourz\""),
+            (quote!("10 hours"), "write the unit right after its number"),
             (quote!("ten hours"), "expected a number at \"ten hours\""),
             (quote!("10h!"), "invalid character '!'"),
         ];

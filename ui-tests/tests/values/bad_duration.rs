@@ -1,6 +1,6 @@
 use axum_knox::knox_view;
 
-#[knox_view(ttl = "10 hourz")]
+#[knox_view(ttl = "10 hours")]
 pub struct AuthViews;
 
 fn main() {}

@@ -3,6 +3,12 @@
 use std::fmt;
 use std::time::Duration;
 
+mod load;
+
+pub use load::{
+    LoadError, LoadProblem, Origin, SettingsLoader, CONFIG_VARIABLE, ENV_PREFIX, SETTING_NAMES,
+};
+
 use crate::crypto::{DEFAULT_TOKEN_CHARACTER_LENGTH, MAXIMUM_TOKEN_PREFIX_LENGTH};
 use crate::expiry;
 
