@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::routing::get;
 use axum::Router;
 use axum_knox::store::SqliteStore;
-use axum_knox::users::{PasswordHasher, SqliteUser, SqliteUsers};
+use axum_knox::users::{KnoxUser, PasswordHasher, SqliteUsers};
 use axum_knox::{knox_view, Auth, Context, IssuedToken, Knox, KnoxHooks, Settings};
 use serde_json::{Map, Value};
 
@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 struct AuthViews;
 
 impl KnoxHooks for AuthViews {
-    fn token_ttl(&self, ctx: &Context<'_, SqliteUser>) -> Option<Duration> {
+    fn token_ttl(&self, ctx: &Context<'_, KnoxUser>) -> Option<Duration> {
         // A stolen administrator token is worth more, so it lives 15 minutes.
         if ctx.user.username == "admin" {
             Some(Duration::from_secs(15 * 60))
@@ -31,7 +31,7 @@ impl KnoxHooks for AuthViews {
 
     fn post_response_data(
         &self,
-        ctx: &Context<'_, SqliteUser>,
+        ctx: &Context<'_, KnoxUser>,
         issued: &IssuedToken,
     ) -> Map<String, Value> {
         let expires_in = issued
@@ -47,7 +47,7 @@ impl KnoxHooks for AuthViews {
     }
 }
 
-async fn hello(auth: Auth<SqliteUser>) -> String {
+async fn hello(auth: Auth<KnoxUser>) -> String {
     format!("hello, {}\n", auth.user.username)
 }
 

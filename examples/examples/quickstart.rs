@@ -18,7 +18,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use axum_knox::settings::SettingsLoader;
 use axum_knox::store::SqliteStore;
-use axum_knox::users::{PasswordHasher, SqliteUser, SqliteUsers};
+use axum_knox::users::{KnoxUser, PasswordHasher, SqliteUsers};
 use axum_knox::{knox_view, Auth, Knox, Settings};
 use serde::Serialize;
 
@@ -29,8 +29,8 @@ struct PublicUser {
     username: String,
 }
 
-impl From<&SqliteUser> for PublicUser {
-    fn from(user: &SqliteUser) -> Self {
+impl From<&KnoxUser> for PublicUser {
+    fn from(user: &KnoxUser) -> Self {
         Self {
             id: user.id,
             username: user.username.clone(),
@@ -42,7 +42,7 @@ impl From<&SqliteUser> for PublicUser {
 #[knox_view(serializer = PublicUser)]
 struct AuthViews;
 
-async fn me(auth: Auth<SqliteUser>) -> Json<PublicUser> {
+async fn me(auth: Auth<KnoxUser>) -> Json<PublicUser> {
     Json(PublicUser::from(&auth.user))
 }
 

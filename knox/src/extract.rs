@@ -21,20 +21,20 @@ use crate::rejection::{KnoxRejection, RejectionKind};
 /// ```
 /// use axum::{routing::get, Json, Router};
 /// use axum_knox::{Auth, Knox};
-/// use axum_knox::users::SqliteUser;
+/// use axum_knox::users::KnoxUser;
 ///
-/// async fn me(auth: Auth<SqliteUser>) -> Json<SqliteUser> {
+/// async fn me(auth: Auth<KnoxUser>) -> Json<KnoxUser> {
 ///     Json(auth.user)
 /// }
 ///
-/// async fn greeting(auth: Option<Auth<SqliteUser>>) -> String {
+/// async fn greeting(auth: Option<Auth<KnoxUser>>) -> String {
 ///     match auth {
 ///         Some(auth) => format!("hello, {}", auth.user.username),
 ///         None => "hello, stranger".to_owned(),
 ///     }
 /// }
 ///
-/// fn routes() -> Router<Knox<SqliteUser>> {
+/// fn routes() -> Router<Knox<KnoxUser>> {
 ///     Router::new().route("/me", get(me)).route("/hello", get(greeting))
 /// }
 /// ```

@@ -16,12 +16,12 @@
 //! use axum::{routing::get, Json, Router};
 //! use axum_knox::{knox_view, Auth, Knox, Settings};
 //! use axum_knox::store::SqliteStore;
-//! use axum_knox::users::{PasswordHasher, SqliteUser, SqliteUsers};
+//! use axum_knox::users::{PasswordHasher, KnoxUser, SqliteUsers};
 //!
 //! #[knox_view(ttl = "10h", token_limit = 5)]
 //! pub struct AuthViews;
 //!
-//! async fn me(auth: Auth<SqliteUser>) -> Json<SqliteUser> {
+//! async fn me(auth: Auth<KnoxUser>) -> Json<KnoxUser> {
 //!     Json(auth.user)
 //! }
 //!
@@ -72,7 +72,7 @@ pub use view::{
 #[doc(hidden)]
 pub mod __private {
     pub use crate::handlers::view_router;
-    pub use crate::users::SqliteUser as DefaultUser;
+    pub use crate::users::KnoxUser as DefaultUser;
     pub use crate::view::{KnoxHooks, KnoxView, RefreshOptions, UserSerializer, ViewOptions};
     pub use crate::Knox;
     pub use axum::extract::FromRef;

@@ -161,14 +161,14 @@ pub fn refresh_policy<V: KnoxView>(settings: &crate::Settings) -> Option<Refresh
 /// ```
 /// use std::time::Duration;
 /// use axum_knox::{knox_view, Context, KnoxHooks};
-/// use axum_knox::users::SqliteUser;
+/// use axum_knox::users::KnoxUser;
 ///
 /// #[knox_view(custom_hooks)]
 /// pub struct AdminViews;
 ///
 /// impl KnoxHooks for AdminViews {
 ///     // Administrators get short-lived tokens.
-///     fn token_ttl(&self, ctx: &Context<'_, SqliteUser>) -> Option<Duration> {
+///     fn token_ttl(&self, ctx: &Context<'_, KnoxUser>) -> Option<Duration> {
 ///         if ctx.user.username.starts_with("admin") {
 ///             Some(Duration::from_secs(15 * 60))
 ///         } else {

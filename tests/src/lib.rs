@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use axum_knox::clock::ManualClock;
 use axum_knox::store::SqliteStore;
-use axum_knox::users::{PasswordHasher, SqliteUser, SqliteUsers};
+use axum_knox::users::{KnoxUser, PasswordHasher, SqliteUsers};
 use axum_knox::{Auth, Knox, Settings};
 use base64::Engine;
 use serde_json::{json, Value};
@@ -26,7 +26,7 @@ pub struct TestApp {
     /// The clock the server reads; advance it to expire tokens.
     pub clock: ManualClock,
     /// The server's state.
-    pub knox: Knox<SqliteUser>,
+    pub knox: Knox<KnoxUser>,
     /// The users table.
     pub users: SqliteUsers,
     server: tokio::task::JoinHandle<()>,
@@ -40,7 +40,7 @@ impl Drop for TestApp {
 }
 
 /// `GET /api/me`: the authenticated user.
-async fn me(auth: Auth<SqliteUser>) -> Json<Value> {
+async fn me(auth: Auth<KnoxUser>) -> Json<Value> {
     Json(json!({
         "id": auth.user.id,
         "username": auth.user.username,
@@ -49,14 +49,14 @@ async fn me(auth: Auth<SqliteUser>) -> Json<Value> {
 }
 
 /// `GET /api/maybe`: the user if authenticated, or `null`.
-async fn maybe(auth: Option<Auth<SqliteUser>>) -> Json<Value> {
+async fn maybe(auth: Option<Auth<KnoxUser>>) -> Json<Value> {
     Json(json!({ "username": auth.map(|auth| auth.user.username) }))
 }
 
 impl TestApp {
     /// Starts a server with `views` nested at `/api/auth` plus `/api/me` and
     /// `/api/maybe`, users alice and bob, and the clock at the current time.
-    pub async fn start(settings: Settings, views: Router<Knox<SqliteUser>>) -> TestApp {
+    pub async fn start(settings: Settings, views: Router<Knox<KnoxUser>>) -> TestApp {
         let dir = tempfile::tempdir().expect("temporary directory");
         let url = format!("sqlite://{}", dir.path().join("knox.sqlite3").display());
         let store = SqliteStore::open(&url).await.expect("open SQLite store");

@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use axum_knox::users::SqliteUser;
+use axum_knox::users::KnoxUser;
 use axum_knox::{
     knox_view, Context, IssuedToken, Knox, KnoxHooks, KnoxRejection, RejectionKind, Settings,
 };
@@ -30,7 +30,7 @@ impl KnoxHooks for CustomViews {
         extra
     }
 
-    fn token_ttl(&self, ctx: &Context<'_, SqliteUser>) -> Option<Duration> {
+    fn token_ttl(&self, ctx: &Context<'_, KnoxUser>) -> Option<Duration> {
         // bob gets five minutes; everyone else the view's `ttl`.
         if ctx.user.username == "bob" {
             Some(Duration::from_secs(300))
@@ -41,7 +41,7 @@ impl KnoxHooks for CustomViews {
 
     fn post_response_data(
         &self,
-        ctx: &Context<'_, SqliteUser>,
+        ctx: &Context<'_, KnoxUser>,
         issued: &IssuedToken,
     ) -> Map<String, Value> {
         let mut data = Map::new();
@@ -54,7 +54,7 @@ impl KnoxHooks for CustomViews {
         data
     }
 
-    fn post_response(&self, ctx: &Context<'_, SqliteUser>) -> Response {
+    fn post_response(&self, ctx: &Context<'_, KnoxUser>) -> Response {
         let body = json!({ "bye": ctx.user.username });
         (StatusCode::OK, Json(body)).into_response()
     }
@@ -67,9 +67,9 @@ impl KnoxHooks for ApiKeyViews {
     // Logs in with an `X-Api-Key: <username>-key` header instead of Basic.
     fn authenticate(
         &self,
-        knox: &Knox<SqliteUser>,
+        knox: &Knox<KnoxUser>,
         request: &Parts,
-    ) -> impl Future<Output = Result<SqliteUser, KnoxRejection>> + Send {
+    ) -> impl Future<Output = Result<KnoxUser, KnoxRejection>> + Send {
         let key = request
             .headers
             .get("x-api-key")

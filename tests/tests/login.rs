@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use axum_knox::users::SqliteUser;
+use axum_knox::users::KnoxUser;
 use axum_knox::{knox_view, Settings};
 use knox_tests::{basic, detail_401, TestApp, ALICE, BOB};
 use serde::Serialize;
@@ -18,8 +18,8 @@ struct PublicUser {
     username: String,
 }
 
-impl From<&SqliteUser> for PublicUser {
-    fn from(user: &SqliteUser) -> Self {
+impl From<&KnoxUser> for PublicUser {
+    fn from(user: &KnoxUser) -> Self {
         Self {
             username: user.username.clone(),
         }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use axum_knox::users::SqliteUser;
+use axum_knox::users::KnoxUser;
 use axum_knox::{knox_view, Settings};
 use knox_tests::{detail_401, TestApp, ALICE, BOB};
 use serde::Serialize;
@@ -14,8 +14,8 @@ struct PublicUser {
     username: String,
 }
 
-impl From<&SqliteUser> for PublicUser {
-    fn from(user: &SqliteUser) -> Self {
+impl From<&KnoxUser> for PublicUser {
+    fn from(user: &KnoxUser) -> Self {
         Self {
             username: user.username.clone(),
         }
@@ -97,7 +97,7 @@ async fn count(app: &TestApp, table: &str) -> i64 {
         .unwrap()
 }
 
-async fn start<V>(router: axum::Router<axum_knox::Knox<SqliteUser>>) -> TestApp {
+async fn start<V>(router: axum::Router<axum_knox::Knox<KnoxUser>>) -> TestApp {
     let _ = std::marker::PhantomData::<V>;
     TestApp::start(Settings::default(), router).await
 }

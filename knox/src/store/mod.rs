@@ -7,9 +7,13 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod rotation;
 pub mod sqlite;
 
+#[cfg(feature = "postgres")]
+pub use postgres::PgStore;
 pub use rotation::{RotationRules, RotationState};
 pub use sqlite::SqliteStore;
 

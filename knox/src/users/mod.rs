@@ -5,10 +5,28 @@ use async_trait::async_trait;
 use crate::store::StoreError;
 
 pub mod password;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod sqlite;
 
 pub use password::PasswordHasher;
-pub use sqlite::{SqliteUser, SqliteUsers};
+#[cfg(feature = "postgres")]
+pub use postgres::PgUsers;
+pub use sqlite::SqliteUsers;
+
+use serde::Serialize;
+
+/// A row of the bundled `knox_user` table, on SQLite or PostgreSQL. The
+/// password hash is not loaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KnoxUser {
+    /// Primary key.
+    pub id: i64,
+    /// Unique login name.
+    pub username: String,
+    /// Whether the user may authenticate.
+    pub is_active: bool,
+}
 
 /// Access to the application's users: loading by id, checking credentials and
 /// whether an account is active.

@@ -15,6 +15,9 @@ use crate::store::StoreError;
 #[derive(Clone, Default)]
 pub struct PasswordHasher {
     params: Params,
+    /// A hash verified against when a username is unknown, so an unknown user
+    /// costs as much time as a wrong password.
+    decoy: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -36,7 +39,10 @@ impl PasswordHasher {
     pub fn with_cost(memory_kib: u32, iterations: u32) -> Result<Self, StoreError> {
         let params =
             Params::new(memory_kib, iterations, 1, None).map_err(|_| StoreError::PasswordHash)?;
-        Ok(Self { params })
+        Ok(Self {
+            params,
+            decoy: Default::default(),
+        })
     }
 
     /// The cheapest cost argon2 accepts, for tests and load benchmarks only.
@@ -70,6 +76,54 @@ impl PasswordHasher {
         self.argon2()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok()
+    }
+}
+
+impl PasswordHasher {
+    /// Hashes `password` on a blocking thread, since Argon2 is CPU-bound by design.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::PasswordHash`] when hashing fails.
+    pub async fn hash_blocking(&self, password: &str) -> Result<String, StoreError> {
+        let hasher = self.clone();
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || hasher.hash(&password))
+            .await
+            .map_err(|_| StoreError::PasswordHash)?
+    }
+
+    /// Verifies `password` against `stored` on a blocking thread. With no
+    /// stored hash (an unknown user) it verifies against a decoy hash and
+    /// returns `false`, taking the same time as a wrong password.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::PasswordHash`] when the decoy cannot be made.
+    pub async fn verify_blocking(
+        &self,
+        password: &str,
+        stored: Option<String>,
+    ) -> Result<bool, StoreError> {
+        let known = stored.is_some();
+        let stored = match stored {
+            Some(stored) => stored,
+            None => self.decoy()?,
+        };
+        let hasher = self.clone();
+        let password = password.to_owned();
+        let matches = tokio::task::spawn_blocking(move || hasher.verify(&password, &stored))
+            .await
+            .map_err(|_| StoreError::PasswordHash)?;
+        Ok(known && matches)
+    }
+
+    fn decoy(&self) -> Result<String, StoreError> {
+        if let Some(hash) = self.decoy.get() {
+            return Ok(hash.clone());
+        }
+        let hash = self.hash("decoy password for unknown users")?;
+        Ok(self.decoy.get_or_init(|| hash).clone())
     }
 }
 

@@ -2,10 +2,9 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
-use serde::Serialize;
 use sqlx::{Row, SqlitePool};
 
-use super::{PasswordHasher, UserBackend};
+use super::{KnoxUser, PasswordHasher, UserBackend};
 use crate::store::sqlite::{apply_migrations, encode_time, Migration};
 use crate::store::StoreError;
 
@@ -14,17 +13,6 @@ const USER_MIGRATIONS: &[Migration] = &[Migration {
     name: "knox_user",
     sql: include_str!("../../migrations/sqlite/users_0001_knox_user.sql"),
 }];
-
-/// A row of the `knox_user` table. The password hash is not loaded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SqliteUser {
-    /// Primary key.
-    pub id: i64,
-    /// Unique login name.
-    pub username: String,
-    /// Whether the user may authenticate.
-    pub is_active: bool,
-}
 
 /// The `knox_user` table as a [`UserBackend`], with Argon2id password hashes.
 ///
@@ -42,19 +30,12 @@ pub struct SqliteUser {
 pub struct SqliteUsers {
     pool: SqlitePool,
     hasher: PasswordHasher,
-    /// A hash verified against when the username is unknown, so an unknown
-    /// user costs as much time as a wrong password.
-    decoy_hash: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 impl SqliteUsers {
     /// Creates the backend on `pool`; call [`migrate`](Self::migrate) once.
     pub fn new(pool: SqlitePool, hasher: PasswordHasher) -> Self {
-        Self {
-            pool,
-            hasher,
-            decoy_hash: Default::default(),
-        }
+        Self { pool, hasher }
     }
 
     /// Returns the connection pool.
@@ -80,8 +61,8 @@ impl SqliteUsers {
         &self,
         username: &str,
         password: &str,
-    ) -> Result<SqliteUser, StoreError> {
-        let hash = self.hash_blocking(password).await?;
+    ) -> Result<KnoxUser, StoreError> {
+        let hash = self.hasher.hash_blocking(password).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO knox_user (username, password, is_active, date_joined)
              VALUES (?, ?, 1, ?) RETURNING id",
@@ -91,7 +72,7 @@ impl SqliteUsers {
         .bind(encode_time(Utc::now()))
         .fetch_one(&self.pool)
         .await?;
-        Ok(SqliteUser {
+        Ok(KnoxUser {
             id,
             username: username.to_owned(),
             is_active: true,
@@ -103,7 +84,7 @@ impl SqliteUsers {
     /// # Errors
     ///
     /// [`StoreError::Database`] when the query fails.
-    pub async fn find_by_username(&self, username: &str) -> Result<Option<SqliteUser>, StoreError> {
+    pub async fn find_by_username(&self, username: &str) -> Result<Option<KnoxUser>, StoreError> {
         let row = sqlx::query("SELECT id, username, is_active FROM knox_user WHERE username = ?")
             .bind(username)
             .fetch_optional(&self.pool)
@@ -136,7 +117,7 @@ impl SqliteUsers {
     ///
     /// [`StoreError`] when hashing or the update fails.
     pub async fn set_password(&self, id: i64, password: &str) -> Result<bool, StoreError> {
-        let hash = self.hash_blocking(password).await?;
+        let hash = self.hasher.hash_blocking(password).await?;
         let updated = sqlx::query("UPDATE knox_user SET password = ? WHERE id = ?")
             .bind(hash)
             .bind(id)
@@ -145,27 +126,10 @@ impl SqliteUsers {
             .rows_affected();
         Ok(updated > 0)
     }
-
-    async fn hash_blocking(&self, password: &str) -> Result<String, StoreError> {
-        // Argon2 is CPU-bound by design: run it off the async worker threads.
-        let hasher = self.hasher.clone();
-        let password = password.to_owned();
-        tokio::task::spawn_blocking(move || hasher.hash(&password))
-            .await
-            .map_err(|_| StoreError::PasswordHash)?
-    }
-
-    fn decoy_hash(&self) -> Result<String, StoreError> {
-        if let Some(hash) = self.decoy_hash.get() {
-            return Ok(hash.clone());
-        }
-        let hash = self.hasher.hash("decoy password for unknown users")?;
-        Ok(self.decoy_hash.get_or_init(|| hash).clone())
-    }
 }
 
-fn decode_user(row: &sqlx::sqlite::SqliteRow) -> Result<SqliteUser, StoreError> {
-    Ok(SqliteUser {
+fn decode_user(row: &sqlx::sqlite::SqliteRow) -> Result<KnoxUser, StoreError> {
+    Ok(KnoxUser {
         id: row.try_get("id")?,
         username: row.try_get("username")?,
         is_active: row.try_get("is_active")?,
@@ -174,9 +138,9 @@ fn decode_user(row: &sqlx::sqlite::SqliteRow) -> Result<SqliteUser, StoreError> 
 
 #[async_trait]
 impl UserBackend for SqliteUsers {
-    type User = SqliteUser;
+    type User = KnoxUser;
 
-    async fn load_user(&self, id: &str) -> Result<Option<SqliteUser>, StoreError> {
+    async fn load_user(&self, id: &str) -> Result<Option<KnoxUser>, StoreError> {
         let Ok(id) = id.parse::<i64>() else {
             return Ok(None);
         };
@@ -191,7 +155,7 @@ impl UserBackend for SqliteUsers {
         &self,
         username: &str,
         password: &str,
-    ) -> Result<Option<SqliteUser>, StoreError> {
+    ) -> Result<Option<KnoxUser>, StoreError> {
         let row = sqlx::query(
             "SELECT id, username, is_active, password FROM knox_user WHERE username = ?",
         )
@@ -202,25 +166,19 @@ impl UserBackend for SqliteUsers {
         let (user, stored_hash) = match row {
             Some(row) => (
                 Some(decode_user(&row)?),
-                row.try_get::<String, _>("password")?,
+                Some(row.try_get::<String, _>("password")?),
             ),
-            // Verify against a decoy so an unknown username takes as long as a wrong password.
-            None => (None, self.decoy_hash()?),
+            None => (None, None),
         };
-
-        let hasher = self.hasher.clone();
-        let password = password.to_owned();
-        let matches = tokio::task::spawn_blocking(move || hasher.verify(&password, &stored_hash))
-            .await
-            .map_err(|_| StoreError::PasswordHash)?;
+        let matches = self.hasher.verify_blocking(password, stored_hash).await?;
         Ok(user.filter(|_| matches))
     }
 
-    fn user_id(&self, user: &SqliteUser) -> String {
+    fn user_id(&self, user: &KnoxUser) -> String {
         user.id.to_string()
     }
 
-    fn is_active(&self, user: &SqliteUser) -> bool {
+    fn is_active(&self, user: &KnoxUser) -> bool {
         user.is_active
     }
 }

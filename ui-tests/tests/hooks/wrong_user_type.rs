@@ -7,8 +7,8 @@ pub struct Account {
     pub id: u64,
 }
 
-// The view's user type is the default, SqliteUser, so hooks take
-// `Context<'_, SqliteUser>`; `user = Account` would fix it.
+// The view's user type is the default, KnoxUser, so hooks take
+// `Context<'_, KnoxUser>`; `user = Account` would fix it.
 #[knox_view(custom_hooks)]
 pub struct AuthViews;
 

@@ -1,5 +1,5 @@
 use axum::Router;
-use axum_knox::users::SqliteUser;
+use axum_knox::users::KnoxUser;
 use axum_knox::{knox_view, Knox, KnoxHooks};
 use serde::Serialize;
 
@@ -8,8 +8,8 @@ pub struct PublicUser {
     username: String,
 }
 
-impl From<&SqliteUser> for PublicUser {
-    fn from(user: &SqliteUser) -> Self {
+impl From<&KnoxUser> for PublicUser {
+    fn from(user: &KnoxUser) -> Self {
         Self {
             username: user.username.clone(),
         }
@@ -22,7 +22,7 @@ impl From<&SqliteUser> for PublicUser {
     serializer = PublicUser,
     expiry_format = "%Y-%m-%dT%H:%M:%S%.6fZ",
     prefix = "kx_",
-    user = SqliteUser,
+    user = KnoxUser,
     custom_hooks,
     refresh(ttl = "30d", min_issue_interval = "1s", max_history = 10, reuse_leeway = "5s"),
 )]
@@ -31,5 +31,5 @@ pub struct AuthViews;
 impl KnoxHooks for AuthViews {}
 
 fn main() {
-    let _: Router<Knox<SqliteUser>> = Router::new().nest("/api/auth", AuthViews::router());
+    let _: Router<Knox<KnoxUser>> = Router::new().nest("/api/auth", AuthViews::router());
 }

@@ -1,5 +1,5 @@
 use axum::Router;
-use axum_knox::users::SqliteUser;
+use axum_knox::users::KnoxUser;
 use axum_knox::{knox_view, Knox};
 
 #[knox_view]
@@ -9,7 +9,7 @@ pub struct AuthViews;
 pub struct EmptyParentheses;
 
 fn main() {
-    let _: Router<Knox<SqliteUser>> = Router::new()
+    let _: Router<Knox<KnoxUser>> = Router::new()
         .nest("/a", AuthViews::router())
         .nest("/b", EmptyParentheses::router());
 }

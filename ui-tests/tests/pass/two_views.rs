@@ -1,5 +1,5 @@
 use axum::Router;
-use axum_knox::users::SqliteUser;
+use axum_knox::users::KnoxUser;
 use axum_knox::{knox_view, Knox, KnoxView};
 
 /// Long-lived tokens for scripts.
@@ -13,7 +13,7 @@ pub struct WebViews;
 fn main() {
     assert_eq!(ScriptViews::OPTIONS.ttl, Some(None));
     assert_eq!(WebViews::OPTIONS.prefix, Some("web_"));
-    let _: Router<Knox<SqliteUser>> = Router::new()
+    let _: Router<Knox<KnoxUser>> = Router::new()
         .nest("/api/scripts", ScriptViews::router())
         .nest("/api/web", WebViews::router());
 }

@@ -1,12 +1,12 @@
 use axum_knox::knox_view;
-use axum_knox::users::SqliteUser;
+use axum_knox::users::KnoxUser;
 
 pub struct PublicUser {
     pub username: String,
 }
 
-impl From<&SqliteUser> for PublicUser {
-    fn from(user: &SqliteUser) -> Self {
+impl From<&KnoxUser> for PublicUser {
+    fn from(user: &KnoxUser) -> Self {
         Self {
             username: user.username.clone(),
         }

@@ -19,7 +19,7 @@ impl From<&Account> for PublicAccount {
     }
 }
 
-// The view's user type is the default, SqliteUser, not Account.
+// The view's user type is the default, KnoxUser, not Account.
 #[knox_view(serializer = PublicAccount)]
 pub struct AuthViews;
 

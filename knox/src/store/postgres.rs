@@ -1,0 +1,603 @@
+//! The PostgreSQL token store, for several app instances on one database.
+//!
+//! Check-then-write steps hold locks that every instance respects: logins of
+//! one user serialise on a transaction-scoped advisory lock keyed by the user
+//! id, and a rotation locks its family row with `SELECT ... FOR UPDATE`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgConnection, PgPool, Row};
+
+use super::rotation::{decide, Decision, RotationRules, RotationState};
+use super::{
+    InsertOutcome, Lookup, NewFamily, NewRefreshToken, RefreshLookup, RefreshTokenRecord,
+    RotationOutcome, StoreError, TokenRecord, TokenStore,
+};
+
+/// Migrations of the token tables, applied in order by [`PgStore::migrate`].
+const TOKEN_MIGRATIONS: &[PgMigration] = &[
+    PgMigration {
+        version: 1,
+        name: "knox_authtoken",
+        sql: include_str!("../../migrations/postgres/0001_knox_authtoken.sql"),
+    },
+    PgMigration {
+        version: 2,
+        name: "refresh_tokens",
+        sql: include_str!("../../migrations/postgres/0002_refresh_tokens.sql"),
+    },
+];
+
+/// Key of the advisory lock that serialises migrations across instances.
+const MIGRATION_LOCK: i64 = 0x6b6e_6f78_6d69_6772; // "knoxmigr"
+
+/// A token store on PostgreSQL.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), axum_knox::store::StoreError> {
+/// let store = axum_knox::store::PgStore::open("postgres://postgres@127.0.0.1:5432/app").await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` and applies the token migrations.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] when the URL is invalid or the server cannot be
+    /// reached, [`StoreError::Migration`] when a migration fails.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let store = Self::new(connect(url).await?);
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Wraps an existing pool without migrating it.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// Returns the connection pool, to share it with a user backend.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies the embedded token migrations that this database lacks.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Migration`] when a migration fails; nothing of it is kept.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        apply_migrations(&self.pool, "tokens", TOKEN_MIGRATIONS).await
+    }
+}
+
+/// Opens a PostgreSQL pool for `url`. Connections are made lazily, so the pool
+/// exists even while the server is down, and requests get 503 until it is back.
+///
+/// # Errors
+///
+/// [`StoreError::Database`] when the URL is invalid.
+pub async fn connect(url: &str) -> Result<PgPool, StoreError> {
+    let options = PgConnectOptions::from_str(url)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(10)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(options);
+    Ok(pool)
+}
+
+/// One embedded schema change.
+#[derive(Debug)]
+pub(crate) struct PgMigration {
+    pub(crate) version: i64,
+    pub(crate) name: &'static str,
+    pub(crate) sql: &'static str,
+}
+
+/// Applies the migrations of `component` not yet recorded in `knox_migrations`.
+/// An advisory lock makes instances that start together apply each one once.
+pub(crate) async fn apply_migrations(
+    pool: &PgPool,
+    component: &str,
+    migrations: &[PgMigration],
+) -> Result<(), StoreError> {
+    let mut transaction = pool.begin().await.map_err(StoreError::Migration)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *transaction)
+        .await
+        .map_err(StoreError::Migration)?;
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS knox_migrations (
+            component TEXT NOT NULL,
+            version BIGINT NOT NULL,
+            name TEXT NOT NULL,
+            applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            PRIMARY KEY (component, version)
+        )",
+    )
+    .execute(&mut *transaction)
+    .await
+    .map_err(StoreError::Migration)?;
+
+    for migration in migrations {
+        let applied: Option<i64> = sqlx::query_scalar(
+            "SELECT version FROM knox_migrations WHERE component = $1 AND version = $2",
+        )
+        .bind(component)
+        .bind(migration.version)
+        .fetch_optional(&mut *transaction)
+        .await
+        .map_err(StoreError::Migration)?;
+        if applied.is_some() {
+            continue;
+        }
+        sqlx::raw_sql(migration.sql)
+            .execute(&mut *transaction)
+            .await
+            .map_err(StoreError::Migration)?;
+        sqlx::query("INSERT INTO knox_migrations (component, version, name) VALUES ($1, $2, $3)")
+            .bind(component)
+            .bind(migration.version)
+            .bind(migration.name)
+            .execute(&mut *transaction)
+            .await
+            .map_err(StoreError::Migration)?;
+        tracing::info!(target: "knox", component, version = migration.version, name = migration.name, "applied migration");
+    }
+    transaction.commit().await.map_err(StoreError::Migration)
+}
+
+fn decode_record(row: &PgRow) -> Result<TokenRecord, StoreError> {
+    Ok(TokenRecord {
+        digest: row.try_get("digest")?,
+        token_key: row.try_get("token_key")?,
+        user_id: row.try_get("user_id")?,
+        created: row.try_get("created")?,
+        expiry: row.try_get("expiry")?,
+    })
+}
+
+/// Serialises every session change of one user across all connections and
+/// instances, until the transaction ends.
+async fn lock_user(connection: &mut PgConnection, user_id: &str) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('knox:user:' || $1, 0))")
+        .bind(user_id)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl TokenStore for PgStore {
+    async fn insert_token(
+        &self,
+        token: &TokenRecord,
+        family: Option<&NewFamily>,
+        limit: Option<u32>,
+        now: DateTime<Utc>,
+    ) -> Result<InsertOutcome, StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        if let Some(limit) = limit {
+            lock_user(&mut transaction, &token.user_id).await?;
+            let sessions = count_sessions(&mut transaction, &token.user_id, now).await?;
+            if sessions >= i64::from(limit) {
+                return Ok(InsertOutcome::LimitReached);
+            }
+        }
+        insert_access_token(&mut transaction, token).await?;
+        if let Some(new) = family {
+            sqlx::query(
+                "INSERT INTO knox_refresh_family (id, user_id, created, expiry, generation, last_issued)
+                 VALUES ($1, $2, $3, $4, 1, $3)",
+            )
+            .bind(&new.family.id)
+            .bind(&new.family.user_id)
+            .bind(new.family.created)
+            .bind(new.family.expiry)
+            .execute(&mut *transaction)
+            .await?;
+            insert_refresh_token(
+                &mut transaction,
+                &new.token,
+                &new.family.id,
+                1,
+                token,
+                new.family.expiry,
+            )
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(InsertOutcome::Inserted)
+    }
+
+    async fn find_token(&self, digest: &str, now: DateTime<Utc>) -> Result<Lookup, StoreError> {
+        let row = sqlx::query(
+            "SELECT digest, token_key, user_id::text AS user_id, created, expiry
+             FROM knox_authtoken WHERE digest = $1",
+        )
+        .bind(digest)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Lookup::Missing);
+        };
+
+        let record = decode_record(&row)?;
+        if !record.is_expired(now) {
+            return Ok(Lookup::Live(record));
+        }
+        // The condition on expiry keeps a concurrent auto-refresh from being undone.
+        sqlx::query("DELETE FROM knox_authtoken WHERE digest = $1 AND expiry <= $2")
+            .bind(digest)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(Lookup::Expired(record))
+    }
+
+    async fn extend_expiry(
+        &self,
+        digest: &str,
+        new_expiry: DateTime<Utc>,
+    ) -> Result<Option<Option<DateTime<Utc>>>, StoreError> {
+        let updated: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
+            "UPDATE knox_authtoken SET expiry = $1
+             WHERE digest = $2 AND expiry IS NOT NULL AND expiry < $1
+             RETURNING expiry",
+        )
+        .bind(new_expiry)
+        .bind(digest)
+        .fetch_optional(&self.pool)
+        .await?;
+        if updated.is_some() {
+            return Ok(updated);
+        }
+        // Nothing was updated: another request moved the expiry further, or the token is gone.
+        let current = sqlx::query_scalar("SELECT expiry FROM knox_authtoken WHERE digest = $1")
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(current)
+    }
+
+    async fn delete_token(&self, digest: &str) -> Result<u64, StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        let family: Option<String> = sqlx::query_scalar(
+            "SELECT family_id FROM knox_refresh_token WHERE access_digest = $1 LIMIT 1",
+        )
+        .bind(digest)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        let deleted = match family {
+            Some(family_id) => revoke_family(&mut transaction, &family_id).await?,
+            None => sqlx::query("DELETE FROM knox_authtoken WHERE digest = $1")
+                .bind(digest)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected(),
+        };
+        transaction.commit().await?;
+        Ok(deleted)
+    }
+
+    async fn delete_user_tokens(&self, user_id: &str) -> Result<u64, StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        lock_user(&mut transaction, user_id).await?;
+        let mut deleted = 0;
+        for statement in [
+            "DELETE FROM knox_authtoken WHERE user_id::text = $1",
+            "DELETE FROM knox_refresh_token WHERE user_id::text = $1",
+        ] {
+            deleted += sqlx::query(statement)
+                .bind(user_id)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+        }
+        sqlx::query("DELETE FROM knox_refresh_family WHERE user_id::text = $1")
+            .bind(user_id)
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+        Ok(deleted)
+    }
+
+    async fn count_live_tokens(
+        &self,
+        user_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM knox_authtoken
+             WHERE user_id::text = $1 AND (expiry IS NULL OR expiry > $2)",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        let tokens = sqlx::query("DELETE FROM knox_authtoken WHERE expiry <= $1")
+            .bind(now)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+        // Deleting a family cascades to its refresh tokens.
+        let families = sqlx::query("DELETE FROM knox_refresh_family WHERE expiry <= $1")
+            .bind(now)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+        transaction.commit().await?;
+        Ok(tokens + families)
+    }
+
+    async fn find_refresh_token(&self, digest: &str) -> Result<Option<RefreshLookup>, StoreError> {
+        let row = sqlx::query(
+            "SELECT digest, family_id, user_id::text AS user_id FROM knox_refresh_token WHERE digest = $1",
+        )
+        .bind(digest)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(RefreshLookup {
+                digest: row.try_get("digest")?,
+                family_id: row.try_get("family_id")?,
+                user_id: row.try_get("user_id")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        presented: &str,
+        access: &TokenRecord,
+        next: &NewRefreshToken,
+        rules: &RotationRules,
+        now: DateTime<Utc>,
+    ) -> Result<RotationOutcome, StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        let family_id: Option<String> =
+            sqlx::query_scalar("SELECT family_id FROM knox_refresh_token WHERE digest = $1")
+                .bind(presented)
+                .fetch_optional(&mut *transaction)
+                .await?;
+        let Some(family_id) = family_id else {
+            return Ok(RotationOutcome::Missing);
+        };
+
+        // Lock the family row; a concurrent rotation of the same family, on any
+        // instance, waits here and then reads what this one committed.
+        let family = sqlx::query(
+            "SELECT user_id::text AS user_id, generation, last_issued, expiry
+             FROM knox_refresh_family WHERE id = $1 FOR UPDATE",
+        )
+        .bind(&family_id)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        // Each statement of a READ COMMITTED transaction sees the latest commits,
+        // so this read, after the lock, is current.
+        let token =
+            sqlx::query("SELECT generation, consumed FROM knox_refresh_token WHERE digest = $1")
+                .bind(presented)
+                .fetch_optional(&mut *transaction)
+                .await?;
+        let (Some(family), Some(token)) = (family, token) else {
+            return Ok(RotationOutcome::Missing);
+        };
+
+        let user_id: String = family.try_get("user_id")?;
+        let state = RotationState {
+            generation: token.try_get("generation")?,
+            consumed: token.try_get("consumed")?,
+            family_generation: family.try_get("generation")?,
+            family_last_issued: family.try_get("last_issued")?,
+            family_expiry: family.try_get("expiry")?,
+        };
+
+        let outcome = match decide(&state, rules, now) {
+            Decision::Throttled { retry_after } => {
+                return Ok(RotationOutcome::Throttled { retry_after })
+            }
+            Decision::Expired => {
+                revoke_family(&mut transaction, &family_id).await?;
+                RotationOutcome::Expired { user_id }
+            }
+            Decision::Reused => {
+                revoke_family(&mut transaction, &family_id).await?;
+                RotationOutcome::Reused { user_id, family_id }
+            }
+            Decision::Rotate => {
+                let generation = state.family_generation + 1;
+                let mut access = access.clone();
+                access.expiry = Some(access.expiry.map_or(state.family_expiry, |expiry| {
+                    expiry.min(state.family_expiry)
+                }));
+                let pair = NextPair {
+                    family_id: &family_id,
+                    generation,
+                    access: &access,
+                    next,
+                    family_expiry: state.family_expiry,
+                };
+                rotate(&mut transaction, &pair, rules, now).await?;
+                RotationOutcome::Rotated {
+                    refresh: RefreshTokenRecord {
+                        family_id,
+                        user_id,
+                        generation,
+                        created: now,
+                        expiry: state.family_expiry,
+                    },
+                    access_expiry: access.expiry,
+                }
+            }
+        };
+        transaction.commit().await?;
+        Ok(outcome)
+    }
+}
+
+async fn insert_access_token(
+    connection: &mut PgConnection,
+    token: &TokenRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO knox_authtoken (digest, token_key, user_id, created, expiry)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&token.digest)
+    .bind(&token.token_key)
+    .bind(&token.user_id)
+    .bind(token.created)
+    .bind(token.expiry)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+async fn insert_refresh_token(
+    connection: &mut PgConnection,
+    token: &NewRefreshToken,
+    family_id: &str,
+    generation: i64,
+    access: &TokenRecord,
+    expiry: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO knox_refresh_token
+             (digest, family_id, generation, user_id, token_key, access_digest, created, expiry)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&token.digest)
+    .bind(family_id)
+    .bind(generation)
+    .bind(&access.user_id)
+    .bind(&token.token_key)
+    .bind(&access.digest)
+    .bind(access.created)
+    .bind(expiry)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// Counts a user's live sessions: live families, plus live access tokens
+/// that belong to no family.
+async fn count_sessions(
+    connection: &mut PgConnection,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let count = sqlx::query_scalar(
+        "SELECT
+            (SELECT COUNT(*) FROM knox_authtoken a
+             WHERE a.user_id::text = $1 AND (a.expiry IS NULL OR a.expiry > $2)
+               AND NOT EXISTS (SELECT 1 FROM knox_refresh_token r WHERE r.access_digest = a.digest))
+          + (SELECT COUNT(*) FROM knox_refresh_family f WHERE f.user_id::text = $1 AND f.expiry > $2)",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_one(connection)
+    .await?;
+    Ok(count)
+}
+
+/// Deletes a family, its refresh tokens and its access tokens; returns how
+/// many access and refresh tokens were deleted.
+async fn revoke_family(connection: &mut PgConnection, family_id: &str) -> Result<u64, StoreError> {
+    let access = sqlx::query(
+        "DELETE FROM knox_authtoken WHERE digest IN
+             (SELECT access_digest FROM knox_refresh_token WHERE family_id = $1 AND access_digest IS NOT NULL)",
+    )
+    .bind(family_id)
+    .execute(&mut *connection)
+    .await?
+    .rows_affected();
+    let refresh = sqlx::query("DELETE FROM knox_refresh_token WHERE family_id = $1")
+        .bind(family_id)
+        .execute(&mut *connection)
+        .await?
+        .rows_affected();
+    sqlx::query("DELETE FROM knox_refresh_family WHERE id = $1")
+        .bind(family_id)
+        .execute(&mut *connection)
+        .await?;
+    Ok(access + refresh)
+}
+
+/// The family's next pair, as stored by [`rotate`].
+struct NextPair<'a> {
+    family_id: &'a str,
+    generation: i64,
+    access: &'a TokenRecord,
+    next: &'a NewRefreshToken,
+    family_expiry: DateTime<Utc>,
+}
+
+/// Stores the family's next pair and retires the previous one.
+async fn rotate(
+    connection: &mut PgConnection,
+    pair: &NextPair<'_>,
+    rules: &RotationRules,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    // Retire the old pair: its access token goes, its refresh token is marked consumed.
+    sqlx::query(
+        "DELETE FROM knox_authtoken WHERE digest IN
+             (SELECT access_digest FROM knox_refresh_token WHERE family_id = $1 AND access_digest IS NOT NULL)",
+    )
+    .bind(pair.family_id)
+    .execute(&mut *connection)
+    .await?;
+    sqlx::query(
+        "UPDATE knox_refresh_token SET consumed = $1 WHERE family_id = $2 AND consumed IS NULL",
+    )
+    .bind(now)
+    .bind(pair.family_id)
+    .execute(&mut *connection)
+    .await?;
+
+    insert_access_token(connection, pair.access).await?;
+    insert_refresh_token(
+        connection,
+        pair.next,
+        pair.family_id,
+        pair.generation,
+        pair.access,
+        pair.family_expiry,
+    )
+    .await?;
+    sqlx::query("UPDATE knox_refresh_family SET generation = $1, last_issued = $2 WHERE id = $3")
+        .bind(pair.generation)
+        .bind(now)
+        .bind(pair.family_id)
+        .execute(&mut *connection)
+        .await?;
+
+    // Beyond the history limit a superseded token keeps only its digest and
+    // consumed mark: enough to recognise a replay, nothing more.
+    sqlx::query(
+        "UPDATE knox_refresh_token SET token_key = NULL, access_digest = NULL, created = NULL
+         WHERE family_id = $1 AND generation < $2 AND token_key IS NOT NULL",
+    )
+    .bind(pair.family_id)
+    .bind(pair.generation - i64::from(rules.max_history))
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
