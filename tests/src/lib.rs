@@ -1,16 +1,54 @@
 //! Shared harness of the integration tests: a real server on a loopback port
-//! over a real SQLite file, with a manual clock.
+//! over a real database, SQLite or PostgreSQL, with a manual clock.
+//!
+//! Every test body takes a [`Backend`] and runs once per store through
+//! [`store_tests!`]. A PostgreSQL test gets its own schema, dropped afterwards,
+//! in the database of `KNOX_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::routing::get;
 use axum::{Json, Router};
 use axum_knox::clock::ManualClock;
-use axum_knox::store::SqliteStore;
-use axum_knox::users::{KnoxUser, PasswordHasher, SqliteUsers};
+use axum_knox::store::{PgStore, SqliteStore, TokenStore};
+use axum_knox::users::{KnoxUser, PasswordHasher, PgUsers, SqliteUsers, UserBackend};
 use axum_knox::{Auth, Knox, Settings};
 use base64::Engine;
 use serde_json::{json, Value};
+
+mod database;
+
+pub use database::{postgres_url, skip_postgres, Backend, Database, TestUsers};
+
+/// Runs each listed `async fn name(backend: Backend)` as two tests,
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! store_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if $crate::skip_postgres() {
+                        return;
+                    }
+                    super::$name($crate::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
 
 /// The first demo user.
 pub const ALICE: (&str, &str) = ("alice", "alice-password");
@@ -28,9 +66,10 @@ pub struct TestApp {
     /// The server's state.
     pub knox: Knox<KnoxUser>,
     /// The users table.
-    pub users: SqliteUsers,
+    pub users: TestUsers,
+    /// The database the server runs on.
+    pub db: Database,
     server: tokio::task::JoinHandle<()>,
-    _dir: tempfile::TempDir,
 }
 
 impl Drop for TestApp {
@@ -54,23 +93,49 @@ async fn maybe(auth: Option<Auth<KnoxUser>>) -> Json<Value> {
 }
 
 impl TestApp {
-    /// Starts a server with `views` nested at `/api/auth` plus `/api/me` and
-    /// `/api/maybe`, users alice and bob, and the clock at the current time.
-    pub async fn start(settings: Settings, views: Router<Knox<KnoxUser>>) -> TestApp {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let url = format!("sqlite://{}", dir.path().join("knox.sqlite3").display());
-        let store = SqliteStore::open(&url).await.expect("open SQLite store");
-        let users = SqliteUsers::new(store.pool().clone(), PasswordHasher::insecure_fast());
-        users.migrate().await.expect("migrate users");
+    /// Starts a server on a fresh database of `backend` with `views` nested
+    /// at `/api/auth` plus `/api/me` and `/api/maybe`, users alice and bob, and
+    /// the clock at the current time.
+    pub async fn start(
+        backend: Backend,
+        settings: Settings,
+        views: Router<Knox<KnoxUser>>,
+    ) -> TestApp {
+        let db = Database::create(backend).await;
+        Self::start_on(db, settings, views).await
+    }
+
+    /// Starts a server on `db`, creating alice and bob unless they exist.
+    pub async fn start_on(
+        db: Database,
+        settings: Settings,
+        views: Router<Knox<KnoxUser>>,
+    ) -> TestApp {
+        let (store, users): (Arc<dyn TokenStore>, TestUsers) = match &db {
+            Database::Sqlite { pool, .. } => {
+                let store = SqliteStore::new(pool.clone());
+                store.migrate().await.expect("migrate SQLite store");
+                let users = SqliteUsers::new(pool.clone(), PasswordHasher::insecure_fast());
+                users.migrate().await.expect("migrate users");
+                (Arc::new(store), TestUsers::Sqlite(users))
+            }
+            Database::Postgres { pool, .. } => {
+                let store = PgStore::new(pool.clone());
+                store.migrate().await.expect("migrate PostgreSQL store");
+                let users = PgUsers::new(pool.clone(), PasswordHasher::insecure_fast());
+                users.migrate().await.expect("migrate users");
+                (Arc::new(store), TestUsers::Postgres(users))
+            }
+        };
         for (username, password) in [ALICE, BOB] {
-            users
-                .create_user(username, password)
-                .await
-                .expect("create user");
+            if users.find_by_username(username).await.is_none() {
+                users.create_user(username, password).await;
+            }
         }
 
         let clock = ManualClock::starting_now();
-        let knox = Knox::new(store, users.clone(), settings).with_clock(clock.clone());
+        let backend: Arc<dyn UserBackend<User = KnoxUser>> = users.backend();
+        let knox = Knox::from_parts(store, backend, settings, Arc::new(clock.clone()));
         let app = Router::new()
             .nest("/api/auth", views)
             .route("/api/me", get(me))
@@ -91,8 +156,8 @@ impl TestApp {
             clock,
             knox,
             users,
+            db,
             server,
-            _dir: dir,
         }
     }
 
@@ -153,12 +218,9 @@ impl TestApp {
             .expect("request")
     }
 
-    /// Counts the stored token rows of every user.
+    /// Counts the stored access token rows of every user.
     pub async fn token_rows(&self) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM knox_authtoken")
-            .fetch_one(self.users.pool())
-            .await
-            .expect("count tokens")
+        self.db.count("knox_authtoken", "TRUE").await
     }
 }
 

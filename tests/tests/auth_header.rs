@@ -2,15 +2,15 @@
 //! hostile input that must give 401, never 500.
 
 use axum_knox::{knox_view, Settings};
-use knox_tests::{detail_401, TestApp, ALICE};
+use knox_tests::{detail_401, store_tests, Backend, TestApp, ALICE};
 use reqwest::header::HeaderValue;
 use serde_json::Value;
 
 #[knox_view]
 struct AuthViews;
 
-async fn app() -> TestApp {
-    TestApp::start(Settings::default(), AuthViews::router()).await
+async fn app(backend: Backend) -> TestApp {
+    TestApp::start(backend, Settings::default(), AuthViews::router()).await
 }
 
 async fn get_raw(app: &TestApp, path: &str, authorization: HeaderValue) -> reqwest::Response {
@@ -22,9 +22,8 @@ async fn get_raw(app: &TestApp, path: &str, authorization: HeaderValue) -> reqwe
         .unwrap()
 }
 
-#[tokio::test]
-async fn missing_header_is_401() {
-    let app = app().await;
+async fn missing_header_is_401(backend: Backend) {
+    let app = app(backend).await;
     let response = app.client.get(app.url("/api/me")).send().await.unwrap();
     assert_eq!(
         detail_401(response, "Token").await,
@@ -32,9 +31,8 @@ async fn missing_header_is_401() {
     );
 }
 
-#[tokio::test]
-async fn knox_messages_for_bad_headers() {
-    let app = app().await;
+async fn knox_messages_for_bad_headers(backend: Backend) {
+    let app = app(backend).await;
     let cases = [
         ("Token", "Invalid token header. No credentials provided."),
         ("token   ", "Invalid token header. No credentials provided."),
@@ -64,9 +62,8 @@ async fn knox_messages_for_bad_headers() {
     }
 }
 
-#[tokio::test]
-async fn scheme_is_case_insensitive_and_tabs_separate() {
-    let app = app().await;
+async fn scheme_is_case_insensitive_and_tabs_separate(backend: Backend) {
+    let app = app(backend).await;
     let token = app.login_token(ALICE).await;
     for header in [
         format!("token {token}"),
@@ -79,9 +76,8 @@ async fn scheme_is_case_insensitive_and_tabs_separate() {
     }
 }
 
-#[tokio::test]
-async fn hostile_tokens_are_401_not_500() {
-    let app = app().await;
+async fn hostile_tokens_are_401_not_500(backend: Backend) {
+    let app = app(backend).await;
     let token = app.login_token(ALICE).await;
     let mut upper = token.to_uppercase();
     upper.insert_str(0, "Token ");
@@ -105,9 +101,8 @@ async fn hostile_tokens_are_401_not_500() {
     }
 }
 
-#[tokio::test]
-async fn empty_scheme_is_not_ours() {
-    let app = app().await;
+async fn empty_scheme_is_not_ours(backend: Backend) {
+    let app = app(backend).await;
     let token = app.login_token(ALICE).await;
     let response = app.get_with_header("/api/me", &format!(" {token}")).await;
     assert_eq!(
@@ -116,9 +111,8 @@ async fn empty_scheme_is_not_ours() {
     );
 }
 
-#[tokio::test]
-async fn rejection_never_echoes_token() {
-    let app = app().await;
+async fn rejection_never_echoes_token(backend: Backend) {
+    let app = app(backend).await;
     let token = app.login_token(ALICE).await;
     let wrong = format!("{}0", &token[..63]);
     let response = app.me(&wrong).await;
@@ -129,12 +123,11 @@ async fn rejection_never_echoes_token() {
     assert!(!body.contains(&token[..15]));
 }
 
-#[tokio::test]
-async fn inactive_user_is_401() {
-    let app = app().await;
+async fn inactive_user_is_401(backend: Backend) {
+    let app = app(backend).await;
     let token = app.login_token(ALICE).await;
-    let alice = app.users.find_by_username("alice").await.unwrap().unwrap();
-    app.users.set_active(alice.id, false).await.unwrap();
+    let alice = app.users.find_by_username("alice").await.unwrap();
+    app.users.set_active(alice.id, false).await;
 
     let response = app.me(&token).await;
     assert_eq!(
@@ -142,18 +135,16 @@ async fn inactive_user_is_401() {
         "User inactive or deleted."
     );
 
-    app.users.set_active(alice.id, true).await.unwrap();
+    app.users.set_active(alice.id, true).await;
     assert_eq!(app.me(&token).await.status(), 200);
 }
 
-#[tokio::test]
-async fn deleted_user_is_401() {
-    let app = app().await;
+async fn deleted_user_is_401(backend: Backend) {
+    let app = app(backend).await;
     let token = app.login_token(ALICE).await;
-    sqlx::query("DELETE FROM knox_user WHERE username = 'alice'")
-        .execute(app.users.pool())
-        .await
-        .unwrap();
+    app.db
+        .execute("DELETE FROM knox_user WHERE username = 'alice'")
+        .await;
 
     let response = app.me(&token).await;
     assert_eq!(
@@ -162,9 +153,8 @@ async fn deleted_user_is_401() {
     );
 }
 
-#[tokio::test]
-async fn optional_extractor() {
-    let app = app().await;
+async fn optional_extractor(backend: Backend) {
+    let app = app(backend).await;
     let token = app.login_token(ALICE).await;
 
     let none: Value = app
@@ -200,13 +190,12 @@ async fn optional_extractor() {
     );
 }
 
-#[tokio::test]
-async fn custom_header_prefix() {
+async fn custom_header_prefix(backend: Backend) {
     let settings = Settings::builder()
         .auth_header_prefix("Bearer")
         .build()
         .unwrap();
-    let app = TestApp::start(settings, AuthViews::router()).await;
+    let app = TestApp::start(backend, settings, AuthViews::router()).await;
     let token = app.login_token(ALICE).await;
 
     let response = app
@@ -220,3 +209,16 @@ async fn custom_header_prefix() {
         "Authentication credentials were not provided."
     );
 }
+
+store_tests!(
+    missing_header_is_401,
+    knox_messages_for_bad_headers,
+    scheme_is_case_insensitive_and_tabs_separate,
+    hostile_tokens_are_401_not_500,
+    empty_scheme_is_not_ours,
+    rejection_never_echoes_token,
+    inactive_user_is_401,
+    deleted_user_is_401,
+    optional_extractor,
+    custom_header_prefix,
+);

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum_knox::store::Lookup;
 use axum_knox::{knox_view, Settings};
-use knox_tests::{detail_401, TestApp, ALICE};
+use knox_tests::{detail_401, store_tests, Backend, TestApp, ALICE};
 use serde_json::Value;
 
 #[knox_view]
@@ -13,10 +13,9 @@ struct AuthViews;
 const HOUR: Duration = Duration::from_secs(3600);
 
 async fn stored_expiries(app: &TestApp) -> Vec<Option<String>> {
-    sqlx::query_scalar("SELECT expiry FROM knox_authtoken ORDER BY created")
-        .fetch_all(app.users.pool())
+    app.db
+        .texts("SELECT CAST(expiry AS TEXT) FROM knox_authtoken ORDER BY created")
         .await
-        .unwrap()
 }
 
 async fn me_expiry(app: &TestApp, token: &str) -> String {
@@ -33,9 +32,8 @@ fn hours(settings_ttl: u64) -> Settings {
         .unwrap()
 }
 
-#[tokio::test]
-async fn expired_token_is_401_and_deleted() {
-    let app = TestApp::start(hours(1), AuthViews::router()).await;
+async fn expired_token_is_401_and_deleted(backend: Backend) {
+    let app = TestApp::start(backend, hours(1), AuthViews::router()).await;
     let token = app.login_token(ALICE).await;
 
     app.clock.advance(HOUR - Duration::from_secs(1));
@@ -51,9 +49,8 @@ async fn expired_token_is_401_and_deleted() {
     );
 }
 
-#[tokio::test]
-async fn purge_removes_expired_rows() {
-    let app = TestApp::start(hours(1), AuthViews::router()).await;
+async fn purge_removes_expired_rows(backend: Backend) {
+    let app = TestApp::start(backend, hours(1), AuthViews::router()).await;
     app.login_token(ALICE).await;
     app.login_token(ALICE).await;
     app.clock.advance(HOUR / 2);
@@ -66,9 +63,8 @@ async fn purge_removes_expired_rows() {
     assert_eq!(app.me(&fresh).await.status(), 200);
 }
 
-#[tokio::test]
-async fn lookup_predicate_rejects_expired() {
-    let app = TestApp::start(hours(1), AuthViews::router()).await;
+async fn lookup_predicate_rejects_expired(backend: Backend) {
+    let app = TestApp::start(backend, hours(1), AuthViews::router()).await;
     let token = app.login_token(ALICE).await;
     let digest = axum_knox::crypto::hash_token(token.as_bytes());
 
@@ -88,9 +84,8 @@ fn auto_refresh(max_ttl: Option<Duration>) -> Settings {
         .unwrap()
 }
 
-#[tokio::test]
-async fn auto_refresh_moves_expiry() {
-    let app = TestApp::start(auto_refresh(None), AuthViews::router()).await;
+async fn auto_refresh_moves_expiry(backend: Backend) {
+    let app = TestApp::start(backend, auto_refresh(None), AuthViews::router()).await;
     let login_time = app.clock_now();
     let token = app.login_token(ALICE).await;
     let before = stored_expiries(&app).await;
@@ -106,9 +101,8 @@ async fn auto_refresh_moves_expiry() {
     assert_eq!(app.me(&token).await.status(), 200);
 }
 
-#[tokio::test]
-async fn auto_refresh_skips_small_moves() {
-    let app = TestApp::start(auto_refresh(None), AuthViews::router()).await;
+async fn auto_refresh_skips_small_moves(backend: Backend) {
+    let app = TestApp::start(backend, auto_refresh(None), AuthViews::router()).await;
     let login_time = app.clock_now();
     let token = app.login_token(ALICE).await;
     let before = stored_expiries(&app).await;
@@ -132,9 +126,13 @@ async fn auto_refresh_skips_small_moves() {
     assert_eq!(reported, expected.to_rfc3339());
 }
 
-#[tokio::test]
-async fn auto_refresh_respects_max_ttl() {
-    let app = TestApp::start(auto_refresh(Some(HOUR + HOUR / 2)), AuthViews::router()).await;
+async fn auto_refresh_respects_max_ttl(backend: Backend) {
+    let app = TestApp::start(
+        backend,
+        auto_refresh(Some(HOUR + HOUR / 2)),
+        AuthViews::router(),
+    )
+    .await;
     let login_time = app.clock_now();
     let token = app.login_token(ALICE).await;
 
@@ -148,9 +146,8 @@ async fn auto_refresh_respects_max_ttl() {
     assert_eq!(detail_401(response, "Token").await, "Invalid token.");
 }
 
-#[tokio::test]
-async fn auto_refresh_off_keeps_expiry() {
-    let app = TestApp::start(hours(1), AuthViews::router()).await;
+async fn auto_refresh_off_keeps_expiry(backend: Backend) {
+    let app = TestApp::start(backend, hours(1), AuthViews::router()).await;
     let login_time = app.clock_now();
     let token = app.login_token(ALICE).await;
     app.clock.advance(Duration::from_secs(30 * 60));
@@ -161,9 +158,8 @@ async fn auto_refresh_off_keeps_expiry() {
     );
 }
 
-#[tokio::test]
-async fn extend_after_delete_reports_gone() {
-    let app = TestApp::start(auto_refresh(None), AuthViews::router()).await;
+async fn extend_after_delete_reports_gone(backend: Backend) {
+    let app = TestApp::start(backend, auto_refresh(None), AuthViews::router()).await;
     let token = app.login_token(ALICE).await;
     let digest = axum_knox::crypto::hash_token(token.as_bytes());
     assert_eq!(
@@ -183,3 +179,14 @@ async fn extend_after_delete_reports_gone() {
     assert_eq!(extended, None, "a deleted token is not resurrected");
     assert_eq!(app.token_rows().await, 0);
 }
+
+store_tests!(
+    expired_token_is_401_and_deleted,
+    purge_removes_expired_rows,
+    lookup_predicate_rejects_expired,
+    auto_refresh_moves_expiry,
+    auto_refresh_skips_small_moves,
+    auto_refresh_respects_max_ttl,
+    auto_refresh_off_keeps_expiry,
+    extend_after_delete_reports_gone,
+);

@@ -12,7 +12,7 @@ use axum_knox::users::KnoxUser;
 use axum_knox::{
     knox_view, Context, IssuedToken, Knox, KnoxHooks, KnoxRejection, RejectionKind, Settings,
 };
-use knox_tests::{TestApp, ALICE, BOB};
+use knox_tests::{store_tests, Backend, TestApp, ALICE, BOB};
 use serde_json::{json, Map, Value};
 
 #[knox_view(custom_hooks, ttl = "1h")]
@@ -98,9 +98,8 @@ fn username_to_id(username: &str) -> &str {
     }
 }
 
-#[tokio::test]
-async fn ttl_hook_per_user() {
-    let app = TestApp::start(Settings::default(), CustomViews::router()).await;
+async fn ttl_hook_per_user(backend: Backend) {
+    let app = TestApp::start(backend, Settings::default(), CustomViews::router()).await;
     let alice = app.login_body(ALICE).await;
     let bob = app.login_body(BOB).await;
 
@@ -126,9 +125,8 @@ async fn ttl_hook_per_user() {
     assert_eq!(app.me(alice_token).await.status(), 200);
 }
 
-#[tokio::test]
-async fn response_hooks_shape_bodies() {
-    let app = TestApp::start(Settings::default(), CustomViews::router()).await;
+async fn response_hooks_shape_bodies(backend: Backend) {
+    let app = TestApp::start(backend, Settings::default(), CustomViews::router()).await;
     let response = app
         .client
         .post(app.url("/api/auth/login"))
@@ -154,9 +152,8 @@ async fn response_hooks_shape_bodies() {
     assert_eq!(app.me(token).await.status(), 401);
 }
 
-#[tokio::test]
-async fn authenticate_hook_replaces_basic() {
-    let app = TestApp::start(Settings::default(), ApiKeyViews::router()).await;
+async fn authenticate_hook_replaces_basic(backend: Backend) {
+    let app = TestApp::start(backend, Settings::default(), ApiKeyViews::router()).await;
 
     let response = app
         .client
@@ -177,3 +174,9 @@ async fn authenticate_hook_replaces_basic() {
     assert_eq!(basic.status(), 401, "Basic is no longer accepted");
     assert_eq!(app.token_rows().await, 1);
 }
+
+store_tests!(
+    ttl_hook_per_user,
+    response_hooks_shape_bodies,
+    authenticate_hook_replaces_basic,
+);

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use axum_knox::{knox_view, Settings};
-use knox_tests::{TestApp, ALICE, BOB};
+use knox_tests::{store_tests, Backend, TestApp, ALICE, BOB};
 use serde_json::Value;
 
 #[knox_view(token_limit = 5, ttl = "1h")]
@@ -12,9 +12,8 @@ struct LimitedViews;
 #[knox_view]
 struct PlainViews;
 
-#[tokio::test]
-async fn concurrent_logins_respect_limit() {
-    let app = TestApp::start(Settings::default(), LimitedViews::router()).await;
+async fn concurrent_logins_respect_limit(backend: Backend) {
+    let app = TestApp::start(backend, Settings::default(), LimitedViews::router()).await;
 
     let logins = (0..30).map(|_| app.login(ALICE));
     let responses = futures::future::join_all(logins).await;
@@ -40,9 +39,8 @@ async fn concurrent_logins_respect_limit() {
     assert_eq!(app.token_rows().await, 5);
 }
 
-#[tokio::test]
-async fn limit_frees_after_logout() {
-    let app = TestApp::start(Settings::default(), LimitedViews::router()).await;
+async fn limit_frees_after_logout(backend: Backend) {
+    let app = TestApp::start(backend, Settings::default(), LimitedViews::router()).await;
     let mut tokens = Vec::new();
     for _ in 0..5 {
         tokens.push(app.login_token(ALICE).await);
@@ -59,9 +57,8 @@ async fn limit_frees_after_logout() {
     assert_eq!(app.login(ALICE).await.status(), 200);
 }
 
-#[tokio::test]
-async fn expired_tokens_do_not_count() {
-    let app = TestApp::start(Settings::default(), LimitedViews::router()).await;
+async fn expired_tokens_do_not_count(backend: Backend) {
+    let app = TestApp::start(backend, Settings::default(), LimitedViews::router()).await;
     for _ in 0..5 {
         app.login_token(ALICE).await;
     }
@@ -75,26 +72,32 @@ async fn expired_tokens_do_not_count() {
     );
 }
 
-#[tokio::test]
-async fn settings_limit_applies() {
+async fn settings_limit_applies(backend: Backend) {
     let settings = Settings::builder()
         .token_limit_per_user(Some(1))
         .build()
         .unwrap();
-    let app = TestApp::start(settings, PlainViews::router()).await;
+    let app = TestApp::start(backend, settings, PlainViews::router()).await;
     assert_eq!(app.login(ALICE).await.status(), 200);
     assert_eq!(app.login(ALICE).await.status(), 403);
 }
 
-#[tokio::test]
-async fn never_expiring_tokens_count() {
+async fn never_expiring_tokens_count(backend: Backend) {
     let settings = Settings::builder()
         .token_ttl(None)
         .token_limit_per_user(Some(2))
         .build()
         .unwrap();
-    let app = TestApp::start(settings, PlainViews::router()).await;
+    let app = TestApp::start(backend, settings, PlainViews::router()).await;
     assert_eq!(app.login(ALICE).await.status(), 200);
     assert_eq!(app.login(ALICE).await.status(), 200);
     assert_eq!(app.login(ALICE).await.status(), 403);
 }
+
+store_tests!(
+    concurrent_logins_respect_limit,
+    limit_frees_after_logout,
+    expired_tokens_do_not_count,
+    settings_limit_applies,
+    never_expiring_tokens_count,
+);

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum_knox::users::KnoxUser;
 use axum_knox::{knox_view, Settings};
-use knox_tests::{basic, detail_401, TestApp, ALICE, BOB};
+use knox_tests::{basic, detail_401, store_tests, Backend, TestApp, ALICE, BOB};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -32,8 +32,8 @@ struct ConfiguredViews;
 #[knox_view(ttl = none)]
 struct EternalViews;
 
-async fn plain_app() -> TestApp {
-    TestApp::start(Settings::default(), PlainViews::router()).await
+async fn plain_app(backend: Backend) -> TestApp {
+    TestApp::start(backend, Settings::default(), PlainViews::router()).await
 }
 
 fn is_lower_hex(text: &str) -> bool {
@@ -41,9 +41,8 @@ fn is_lower_hex(text: &str) -> bool {
         .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-#[tokio::test]
-async fn login_returns_token_and_expiry() {
-    let app = plain_app().await;
+async fn login_returns_token_and_expiry(backend: Backend) {
+    let app = plain_app(backend).await;
     let response = app.login(ALICE).await;
 
     assert_eq!(response.status(), 200);
@@ -70,9 +69,8 @@ async fn login_returns_token_and_expiry() {
     assert_eq!(me["username"], "alice");
 }
 
-#[tokio::test]
-async fn login_wrong_password_is_401() {
-    let app = plain_app().await;
+async fn login_wrong_password_is_401(backend: Backend) {
+    let app = plain_app(backend).await;
     let response = app.login(("alice", "wrong")).await;
     assert_eq!(
         detail_401(response, BASIC_CHALLENGE).await,
@@ -81,9 +79,8 @@ async fn login_wrong_password_is_401() {
     assert_eq!(app.token_rows().await, 0);
 }
 
-#[tokio::test]
-async fn login_unknown_user_same_answer() {
-    let app = plain_app().await;
+async fn login_unknown_user_same_answer(backend: Backend) {
+    let app = plain_app(backend).await;
     let unknown = app.login(("mallory", "alice-password")).await;
     assert_eq!(
         detail_401(unknown, BASIC_CHALLENGE).await,
@@ -91,9 +88,8 @@ async fn login_unknown_user_same_answer() {
     );
 }
 
-#[tokio::test]
-async fn login_without_credentials_is_401() {
-    let app = plain_app().await;
+async fn login_without_credentials_is_401(backend: Backend) {
+    let app = plain_app(backend).await;
     let response = app
         .client
         .post(app.url("/api/auth/login"))
@@ -106,9 +102,8 @@ async fn login_without_credentials_is_401() {
     );
 }
 
-#[tokio::test]
-async fn login_with_token_only_is_401() {
-    let app = plain_app().await;
+async fn login_with_token_only_is_401(backend: Backend) {
+    let app = plain_app(backend).await;
     let token = app.login_token(ALICE).await;
 
     let response = app.post_with_token("/api/auth/login", &token).await;
@@ -119,16 +114,14 @@ async fn login_with_token_only_is_401() {
     assert_eq!(app.token_rows().await, 1, "no new token was issued");
 }
 
-#[tokio::test]
-async fn login_password_with_colons_and_unicode() {
-    let app = plain_app().await;
+async fn login_password_with_colons_and_unicode(backend: Backend) {
+    let app = plain_app(backend).await;
     let response = app.login(BOB).await;
     assert_eq!(response.status(), 200);
 }
 
-#[tokio::test]
-async fn login_malformed_basic_headers() {
-    let app = plain_app().await;
+async fn login_malformed_basic_headers(backend: Backend) {
+    let app = plain_app(backend).await;
     let not_base64 = "Basic !!!notbase64".to_owned();
     let no_colon = format!(
         "Basic {}",
@@ -177,9 +170,8 @@ async fn login_malformed_basic_headers() {
     assert_eq!(app.token_rows().await, 0);
 }
 
-#[tokio::test]
-async fn login_lower_case_basic_scheme() {
-    let app = plain_app().await;
+async fn login_lower_case_basic_scheme(backend: Backend) {
+    let app = plain_app(backend).await;
     let header = basic(ALICE.0, ALICE.1).replacen("Basic", "basic", 1);
     let response = app
         .client
@@ -191,11 +183,10 @@ async fn login_lower_case_basic_scheme() {
     assert_eq!(response.status(), 200);
 }
 
-#[tokio::test]
-async fn login_inactive_user_is_401() {
-    let app = plain_app().await;
-    let alice = app.users.find_by_username("alice").await.unwrap().unwrap();
-    app.users.set_active(alice.id, false).await.unwrap();
+async fn login_inactive_user_is_401(backend: Backend) {
+    let app = plain_app(backend).await;
+    let alice = app.users.find_by_username("alice").await.unwrap();
+    app.users.set_active(alice.id, false).await;
 
     let response = app.login(ALICE).await;
     assert_eq!(
@@ -204,9 +195,8 @@ async fn login_inactive_user_is_401() {
     );
 }
 
-#[tokio::test]
-async fn login_get_is_405() {
-    let app = plain_app().await;
+async fn login_get_is_405(backend: Backend) {
+    let app = plain_app(backend).await;
     let response = app
         .client
         .get(app.url("/api/auth/login"))
@@ -216,9 +206,8 @@ async fn login_get_is_405() {
     assert_eq!(response.status(), 405);
 }
 
-#[tokio::test]
-async fn view_arguments_shape_response() {
-    let app = TestApp::start(Settings::default(), ConfiguredViews::router()).await;
+async fn view_arguments_shape_response(backend: Backend) {
+    let app = TestApp::start(backend, Settings::default(), ConfiguredViews::router()).await;
     let body = app.login_body(ALICE).await;
 
     assert_eq!(body["user"], serde_json::json!({ "username": "alice" }));
@@ -232,48 +221,59 @@ async fn view_arguments_shape_response() {
     assert_eq!(token.len(), 3 + 64);
     assert_eq!(app.me(token).await.status(), 200);
 
-    let key: String = sqlx::query_scalar("SELECT token_key FROM knox_authtoken")
-        .fetch_one(app.users.pool())
-        .await
-        .unwrap();
-    assert_eq!(key, &token[..3 + 15]);
+    let keys = app.db.texts("SELECT token_key FROM knox_authtoken").await;
+    assert_eq!(keys, [Some(token[..3 + 15].to_owned())]);
 }
 
-#[tokio::test]
-async fn settings_prefix_and_length_apply() {
+async fn settings_prefix_and_length_apply(backend: Backend) {
     let settings = Settings::builder()
         .token_prefix("app-")
         .auth_token_character_length(32)
         .build()
         .unwrap();
-    let app = TestApp::start(settings, PlainViews::router()).await;
+    let app = TestApp::start(backend, settings, PlainViews::router()).await;
     let token = app.login_token(ALICE).await;
     assert!(token.starts_with("app-"));
     assert_eq!(token.len(), 4 + 32);
     assert_eq!(app.me(&token).await.status(), 200);
 }
 
-#[tokio::test]
-async fn ttl_none_never_expires() {
-    let app = TestApp::start(Settings::default(), EternalViews::router()).await;
+async fn ttl_none_never_expires(backend: Backend) {
+    let app = TestApp::start(backend, Settings::default(), EternalViews::router()).await;
     let body = app.login_body(ALICE).await;
     assert_eq!(body["expiry"], Value::Null);
 
-    let expiry: Option<String> = sqlx::query_scalar("SELECT expiry FROM knox_authtoken")
-        .fetch_one(app.users.pool())
-        .await
-        .unwrap();
-    assert_eq!(expiry, None);
+    let expiries = app
+        .db
+        .texts("SELECT CAST(expiry AS TEXT) FROM knox_authtoken")
+        .await;
+    assert_eq!(expiries, [None]);
 
     app.clock.advance(Duration::from_secs(10 * 365 * 24 * 3600));
     let token = body["token"].as_str().unwrap();
     assert_eq!(app.me(token).await.status(), 200);
 }
 
-#[tokio::test]
-async fn settings_ttl_none_applies() {
+async fn settings_ttl_none_applies(backend: Backend) {
     let settings = Settings::builder().token_ttl(None).build().unwrap();
-    let app = TestApp::start(settings, PlainViews::router()).await;
+    let app = TestApp::start(backend, settings, PlainViews::router()).await;
     let body = app.login_body(ALICE).await;
     assert_eq!(body["expiry"], Value::Null);
 }
+
+store_tests!(
+    login_returns_token_and_expiry,
+    login_wrong_password_is_401,
+    login_unknown_user_same_answer,
+    login_without_credentials_is_401,
+    login_with_token_only_is_401,
+    login_password_with_colons_and_unicode,
+    login_malformed_basic_headers,
+    login_lower_case_basic_scheme,
+    login_inactive_user_is_401,
+    login_get_is_405,
+    view_arguments_shape_response,
+    settings_prefix_and_length_apply,
+    ttl_none_never_expires,
+    settings_ttl_none_applies,
+);

@@ -1,18 +1,17 @@
 //! Logout, logout-all and the library call that revokes every token of a user.
 
 use axum_knox::{knox_view, Settings};
-use knox_tests::{detail_401, TestApp, ALICE, BOB};
+use knox_tests::{detail_401, store_tests, Backend, TestApp, ALICE, BOB};
 
 #[knox_view]
 struct AuthViews;
 
-async fn app() -> TestApp {
-    TestApp::start(Settings::default(), AuthViews::router()).await
+async fn app(backend: Backend) -> TestApp {
+    TestApp::start(backend, Settings::default(), AuthViews::router()).await
 }
 
-#[tokio::test]
-async fn logout_revokes_only_that_token() {
-    let app = app().await;
+async fn logout_revokes_only_that_token(backend: Backend) {
+    let app = app(backend).await;
     let first = app.login_token(ALICE).await;
     let second = app.login_token(ALICE).await;
 
@@ -28,9 +27,8 @@ async fn logout_revokes_only_that_token() {
     assert_eq!(app.token_rows().await, 1);
 }
 
-#[tokio::test]
-async fn logout_twice_is_401() {
-    let app = app().await;
+async fn logout_twice_is_401(backend: Backend) {
+    let app = app(backend).await;
     let token = app.login_token(ALICE).await;
     assert_eq!(
         app.post_with_token("/api/auth/logout", &token)
@@ -42,9 +40,8 @@ async fn logout_twice_is_401() {
     assert_eq!(detail_401(again, "Token").await, "Invalid token.");
 }
 
-#[tokio::test]
-async fn logout_without_token_is_401() {
-    let app = app().await;
+async fn logout_without_token_is_401(backend: Backend) {
+    let app = app(backend).await;
     for path in ["/api/auth/logout", "/api/auth/logoutall"] {
         let response = app.client.post(app.url(path)).send().await.unwrap();
         assert_eq!(
@@ -55,9 +52,8 @@ async fn logout_without_token_is_401() {
     }
 }
 
-#[tokio::test]
-async fn logoutall_revokes_every_token_of_user() {
-    let app = app().await;
+async fn logoutall_revokes_every_token_of_user(backend: Backend) {
+    let app = app(backend).await;
     let alice_tokens = [
         app.login_token(ALICE).await,
         app.login_token(ALICE).await,
@@ -84,14 +80,13 @@ async fn logoutall_revokes_every_token_of_user() {
     assert_eq!(app.token_rows().await, 1);
 }
 
-#[tokio::test]
-async fn revoke_all_library_call() {
-    let app = app().await;
+async fn revoke_all_library_call(backend: Backend) {
+    let app = app(backend).await;
     let first = app.login_token(ALICE).await;
     let second = app.login_token(ALICE).await;
     let bob_token = app.login_token(BOB).await;
 
-    let alice = app.users.find_by_username("alice").await.unwrap().unwrap();
+    let alice = app.users.find_by_username("alice").await.unwrap();
     let revoked = app.knox.revoke_all(&alice).await.unwrap();
     assert_eq!(revoked, 2);
 
@@ -99,3 +94,11 @@ async fn revoke_all_library_call() {
     assert_eq!(app.me(&second).await.status(), 401);
     assert_eq!(app.me(&bob_token).await.status(), 200);
 }
+
+store_tests!(
+    logout_revokes_only_that_token,
+    logout_twice_is_401,
+    logout_without_token_is_401,
+    logoutall_revokes_every_token_of_user,
+    revoke_all_library_call,
+);

@@ -2,10 +2,10 @@
 //! digest or password appears in it.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum_knox::{knox_view, Settings};
-use knox_tests::{TestApp, ALICE};
+use knox_tests::{store_tests, Backend, TestApp, ALICE};
 
 #[knox_view(token_limit = 2)]
 struct AuthViews;
@@ -24,17 +24,25 @@ impl Write for Captured {
     }
 }
 
-#[tokio::test]
-async fn logs_hold_no_secrets() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+/// Installs one global subscriber for this test binary and returns its buffer;
+/// the tests of both stores share it.
+fn captured() -> &'static Captured {
+    static CAPTURED: OnceLock<Captured> = OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .init();
+        captured
+    })
+}
 
-    let app = TestApp::start(Settings::default(), AuthViews::router()).await;
+async fn logs_hold_no_secrets(backend: Backend) {
+    let captured = captured();
+    let app = TestApp::start(backend, Settings::default(), AuthViews::router()).await;
     let token = app.login_token(ALICE).await;
     let second = app.login_token(ALICE).await;
     assert_eq!(app.login(ALICE).await.status(), 403);
@@ -69,3 +77,5 @@ async fn logs_hold_no_secrets() {
     assert!(!logs.contains(ALICE.1));
     assert!(!logs.contains("wrong-password"));
 }
+
+store_tests!(logs_hold_no_secrets);

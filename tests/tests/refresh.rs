@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum_knox::users::KnoxUser;
 use axum_knox::{knox_view, Settings};
-use knox_tests::{detail_401, TestApp, ALICE, BOB};
+use knox_tests::{detail_401, store_tests, Backend, TestApp, ALICE, BOB};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -91,20 +91,15 @@ async fn detail(response: reqwest::Response) -> (u16, String) {
 }
 
 async fn count(app: &TestApp, table: &str) -> i64 {
-    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-        .fetch_one(app.users.pool())
-        .await
-        .unwrap()
+    app.db.count(table, "TRUE").await
 }
 
-async fn start<V>(router: axum::Router<axum_knox::Knox<KnoxUser>>) -> TestApp {
-    let _ = std::marker::PhantomData::<V>;
-    TestApp::start(Settings::default(), router).await
+async fn start(backend: Backend, router: axum::Router<axum_knox::Knox<KnoxUser>>) -> TestApp {
+    TestApp::start(backend, Settings::default(), router).await
 }
 
-#[tokio::test]
-async fn login_issues_refresh_token() {
-    let app = start::<RefreshViews>(RefreshViews::router()).await;
+async fn login_issues_refresh_token(backend: Backend) {
+    let app = start(backend, RefreshViews::router()).await;
     let pair = login(&app).await;
 
     let keys: Vec<&String> = pair.body.as_object().unwrap().keys().collect();
@@ -130,9 +125,8 @@ async fn login_issues_refresh_token() {
     assert_eq!(app.me(&pair.access).await.status(), 200);
 }
 
-#[tokio::test]
-async fn refresh_body_has_no_user() {
-    let app = start::<RefreshViews>(RefreshViews::router()).await;
+async fn refresh_body_has_no_user(backend: Backend) {
+    let app = start(backend, RefreshViews::router()).await;
     let pair = login(&app).await;
     let next = refresh_ok(&app, &pair.refresh).await;
     let keys: Vec<&String> = next.body.as_object().unwrap().keys().collect();
@@ -142,9 +136,8 @@ async fn refresh_body_has_no_user() {
     );
 }
 
-#[tokio::test]
-async fn chain_of_five_rotations() {
-    let app = start::<RefreshViews>(RefreshViews::router()).await;
+async fn chain_of_five_rotations(backend: Backend) {
+    let app = start(backend, RefreshViews::router()).await;
     let mut pairs = vec![login(&app).await];
     for _ in 0..5 {
         app.clock.advance(Duration::from_secs(60));
@@ -165,9 +158,8 @@ async fn chain_of_five_rotations() {
     assert_eq!(count(&app, "knox_authtoken").await, 1);
 }
 
-#[tokio::test]
-async fn reuse_after_history_revokes_family() {
-    let app = start::<RefreshViews>(RefreshViews::router()).await;
+async fn reuse_after_history_revokes_family(backend: Backend) {
+    let app = start(backend, RefreshViews::router()).await;
     let first = login(&app).await;
     let mut newest = refresh_ok(&app, &first.refresh).await;
     for _ in 0..4 {
@@ -197,18 +189,16 @@ async fn reuse_after_history_revokes_family() {
     );
 }
 
-#[tokio::test]
-async fn history_keeps_only_digests_beyond_limit() {
-    let app = start::<RefreshViews>(RefreshViews::router()).await;
+async fn history_keeps_only_digests_beyond_limit(backend: Backend) {
+    let app = start(backend, RefreshViews::router()).await;
     let mut newest = login(&app).await;
     for _ in 0..6 {
         newest = refresh_ok(&app, &newest.refresh).await;
     }
-    let detailed: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM knox_refresh_token WHERE token_key IS NOT NULL")
-            .fetch_one(app.users.pool())
-            .await
-            .unwrap();
+    let detailed = app
+        .db
+        .count("knox_refresh_token", "token_key IS NOT NULL")
+        .await;
     assert_eq!(
         detailed, 4,
         "the newest token and three superseded ones keep details"
@@ -220,9 +210,8 @@ async fn history_keeps_only_digests_beyond_limit() {
     );
 }
 
-#[tokio::test]
-async fn forged_token_sharing_key_revokes_nothing() {
-    let app = start::<RefreshViews>(RefreshViews::router()).await;
+async fn forged_token_sharing_key_revokes_nothing(backend: Backend) {
+    let app = start(backend, RefreshViews::router()).await;
     let pair = login(&app).await;
     let forged = format!("{}{}", &pair.refresh[..pair.refresh.len() - 8], "00000000");
     assert_ne!(forged, pair.refresh);
@@ -233,9 +222,8 @@ async fn forged_token_sharing_key_revokes_nothing() {
     refresh_ok(&app, &pair.refresh).await;
 }
 
-#[tokio::test]
-async fn tokens_are_not_interchangeable() {
-    let app = start::<RefreshViews>(RefreshViews::router()).await;
+async fn tokens_are_not_interchangeable(backend: Backend) {
+    let app = start(backend, RefreshViews::router()).await;
     let pair = login(&app).await;
 
     let as_bearer = app.me(&pair.refresh).await;
@@ -250,9 +238,8 @@ async fn tokens_are_not_interchangeable() {
     refresh_ok(&app, &pair.refresh).await;
 }
 
-#[tokio::test]
-async fn reuse_inside_interval_revokes() {
-    let app = start::<ThrottledViews>(ThrottledViews::router()).await;
+async fn reuse_inside_interval_revokes(backend: Backend) {
+    let app = start(backend, ThrottledViews::router()).await;
     let first = login(&app).await;
     app.clock.advance(Duration::from_secs(10));
     let second = refresh_ok(&app, &first.refresh).await;
@@ -267,9 +254,8 @@ async fn reuse_inside_interval_revokes() {
     assert_eq!(app.me(&second.access).await.status(), 401);
 }
 
-#[tokio::test]
-async fn throttle_applies_to_newest() {
-    let app = start::<ThrottledViews>(ThrottledViews::router()).await;
+async fn throttle_applies_to_newest(backend: Backend) {
+    let app = start(backend, ThrottledViews::router()).await;
     let pair = login(&app).await;
 
     app.clock.advance(Duration::from_secs(3));
@@ -287,9 +273,8 @@ async fn throttle_applies_to_newest() {
     refresh_ok(&app, &pair.refresh).await;
 }
 
-#[tokio::test]
-async fn family_lifetime_is_absolute() {
-    let app = start::<RefreshViews>(RefreshViews::router()).await;
+async fn family_lifetime_is_absolute(backend: Backend) {
+    let app = start(backend, RefreshViews::router()).await;
     let first = login(&app).await;
     let family_expiry = first.body["refresh_token_expiry"].clone();
 
@@ -313,18 +298,16 @@ async fn family_lifetime_is_absolute() {
     );
 }
 
-#[tokio::test]
-async fn access_expiry_capped_by_family() {
-    let app = start::<RefreshViews>(RefreshViews::router()).await;
+async fn access_expiry_capped_by_family(backend: Backend) {
+    let app = start(backend, RefreshViews::router()).await;
     let first = login(&app).await;
     app.clock.advance(Duration::from_secs(24 * 3600 - 60));
     let last = refresh_ok(&app, &first.refresh).await;
     assert_eq!(last.body["expiry"], last.body["refresh_token_expiry"]);
 }
 
-#[tokio::test]
-async fn refresh_ignores_expired_access_header() {
-    let app = start::<RefreshViews>(RefreshViews::router()).await;
+async fn refresh_ignores_expired_access_header(backend: Backend) {
+    let app = start(backend, RefreshViews::router()).await;
     let pair = login(&app).await;
     app.clock.advance(Duration::from_secs(20 * 60));
     assert_eq!(
@@ -346,9 +329,8 @@ async fn refresh_ignores_expired_access_header() {
     assert_eq!(app.me(&next.access).await.status(), 200);
 }
 
-#[tokio::test]
-async fn leeway_allows_predecessor_retry() {
-    let app = start::<LeewayViews>(LeewayViews::router()).await;
+async fn leeway_allows_predecessor_retry(backend: Backend) {
+    let app = start(backend, LeewayViews::router()).await;
     let first = login(&app).await;
     let lost = refresh_ok(&app, &first.refresh).await;
 
@@ -372,9 +354,8 @@ async fn leeway_allows_predecessor_retry() {
     );
 }
 
-#[tokio::test]
-async fn leeway_ends() {
-    let app = start::<LeewayViews>(LeewayViews::router()).await;
+async fn leeway_ends(backend: Backend) {
+    let app = start(backend, LeewayViews::router()).await;
     let first = login(&app).await;
     let second = refresh_ok(&app, &first.refresh).await;
 
@@ -383,18 +364,16 @@ async fn leeway_ends() {
     assert_eq!(app.me(&second.access).await.status(), 401, "family revoked");
 }
 
-#[tokio::test]
-async fn without_leeway_retry_revokes() {
-    let app = start::<RefreshViews>(RefreshViews::router()).await;
+async fn without_leeway_retry_revokes(backend: Backend) {
+    let app = start(backend, RefreshViews::router()).await;
     let first = login(&app).await;
     let second = refresh_ok(&app, &first.refresh).await;
     assert_eq!(detail(refresh(&app, &first.refresh).await).await.0, 401);
     assert_eq!(app.me(&second.access).await.status(), 401);
 }
 
-#[tokio::test]
-async fn bad_bodies_are_400() {
-    let app = start::<RefreshViews>(RefreshViews::router()).await;
+async fn bad_bodies_are_400(backend: Backend) {
+    let app = start(backend, RefreshViews::router()).await;
     let cases = [
         (json!({}), "`refresh_token` is required."),
         (
@@ -445,9 +424,8 @@ async fn bad_bodies_are_400() {
     assert_eq!(detail(no_type).await.0, 400);
 }
 
-#[tokio::test]
-async fn unknown_or_revoked_is_401() {
-    let app = start::<RefreshViews>(RefreshViews::router()).await;
+async fn unknown_or_revoked_is_401(backend: Backend) {
+    let app = start(backend, RefreshViews::router()).await;
     for token in ["", "refresh_nope", &"f".repeat(10_000), "refresh_ÿ"] {
         let response = refresh(&app, token).await;
         assert_eq!(
@@ -471,24 +449,22 @@ async fn unknown_or_revoked_is_401() {
     );
 }
 
-#[tokio::test]
-async fn inactive_user_gets_no_pair() {
-    let app = start::<RefreshViews>(RefreshViews::router()).await;
+async fn inactive_user_gets_no_pair(backend: Backend) {
+    let app = start(backend, RefreshViews::router()).await;
     let pair = login(&app).await;
-    let alice = app.users.find_by_username("alice").await.unwrap().unwrap();
-    app.users.set_active(alice.id, false).await.unwrap();
+    let alice = app.users.find_by_username("alice").await.unwrap();
+    app.users.set_active(alice.id, false).await;
 
     let response = refresh(&app, &pair.refresh).await;
     assert_eq!(detail(response).await.0, 401);
     assert_eq!(count(&app, "knox_authtoken").await, 1, "no new pair");
 
-    app.users.set_active(alice.id, true).await.unwrap();
+    app.users.set_active(alice.id, true).await;
     refresh_ok(&app, &pair.refresh).await;
 }
 
-#[tokio::test]
-async fn logout_revokes_family() {
-    let app = start::<RefreshViews>(RefreshViews::router()).await;
+async fn logout_revokes_family(backend: Backend) {
+    let app = start(backend, RefreshViews::router()).await;
     let first = login(&app).await;
     let second = refresh_ok(&app, &first.refresh).await;
 
@@ -503,10 +479,9 @@ async fn logout_revokes_family() {
     assert_eq!(count(&app, "knox_refresh_token").await, 0);
 }
 
-#[tokio::test]
-async fn logout_of_familyless_token() {
-    let app = start::<RefreshViews>(RefreshViews::router()).await;
-    let alice = app.users.find_by_username("alice").await.unwrap().unwrap();
+async fn logout_of_familyless_token(backend: Backend) {
+    let app = start(backend, RefreshViews::router()).await;
+    let alice = app.users.find_by_username("alice").await.unwrap();
     let options = axum_knox::TokenOptions {
         prefix: "",
         ttl: Some(Duration::from_secs(600)),
@@ -525,9 +500,8 @@ async fn logout_of_familyless_token() {
     );
 }
 
-#[tokio::test]
-async fn logoutall_revokes_everything() {
-    let app = start::<RefreshViews>(RefreshViews::router()).await;
+async fn logoutall_revokes_everything(backend: Backend) {
+    let app = start(backend, RefreshViews::router()).await;
     let first = login(&app).await;
     let second = login(&app).await;
     let bob = Pair::from_body(app.login_body(BOB).await);
@@ -544,9 +518,8 @@ async fn logoutall_revokes_everything() {
     refresh_ok(&app, &bob.refresh).await;
 }
 
-#[tokio::test]
-async fn limit_counts_families() {
-    let app = start::<LimitedViews>(LimitedViews::router()).await;
+async fn limit_counts_families(backend: Backend) {
+    let app = start(backend, LimitedViews::router()).await;
     let first = login(&app).await;
     login(&app).await;
     assert_eq!(app.login(ALICE).await.status(), 403);
@@ -558,9 +531,8 @@ async fn limit_counts_families() {
     assert_eq!(app.login(ALICE).await.status(), 403);
 }
 
-#[tokio::test]
-async fn concurrent_refreshes_yield_one_pair() {
-    let app = start::<RefreshViews>(RefreshViews::router()).await;
+async fn concurrent_refreshes_yield_one_pair(backend: Backend) {
+    let app = start(backend, RefreshViews::router()).await;
     let pair = login(&app).await;
 
     let requests = (0..20).map(|_| refresh(&app, &pair.refresh));
@@ -584,25 +556,51 @@ async fn concurrent_refreshes_yield_one_pair() {
     assert_eq!(count(&app, "knox_authtoken").await, 0);
 }
 
-#[tokio::test]
-async fn refresh_disabled_is_404() {
-    let app = start::<NoRefreshViews>(NoRefreshViews::router()).await;
+async fn refresh_disabled_is_404(backend: Backend) {
+    let app = start(backend, NoRefreshViews::router()).await;
     let body = app.login_body(ALICE).await;
     assert!(body.get("refresh_token").is_none());
     let response = refresh(&app, "refresh_anything").await;
     assert_eq!(detail(response).await, (404, "Not found.".to_owned()));
 }
 
-#[tokio::test]
-async fn settings_enable_refresh() {
+async fn settings_enable_refresh(backend: Backend) {
     let settings = Settings::builder()
         .enable_refresh_token(true)
         .refresh_token_ttl(Duration::from_secs(3600 * 24))
         .refresh_token_prefix("rt_")
         .build()
         .unwrap();
-    let app = TestApp::start(settings, NoRefreshViews::router()).await;
+    let app = TestApp::start(backend, settings, NoRefreshViews::router()).await;
     let pair = login(&app).await;
     assert!(pair.refresh.starts_with("rt_"));
     refresh_ok(&app, &pair.refresh).await;
 }
+
+store_tests!(
+    login_issues_refresh_token,
+    refresh_body_has_no_user,
+    chain_of_five_rotations,
+    reuse_after_history_revokes_family,
+    history_keeps_only_digests_beyond_limit,
+    forged_token_sharing_key_revokes_nothing,
+    tokens_are_not_interchangeable,
+    reuse_inside_interval_revokes,
+    throttle_applies_to_newest,
+    family_lifetime_is_absolute,
+    access_expiry_capped_by_family,
+    refresh_ignores_expired_access_header,
+    leeway_allows_predecessor_retry,
+    leeway_ends,
+    without_leeway_retry_revokes,
+    bad_bodies_are_400,
+    unknown_or_revoked_is_401,
+    inactive_user_gets_no_pair,
+    logout_revokes_family,
+    logout_of_familyless_token,
+    logoutall_revokes_everything,
+    limit_counts_families,
+    concurrent_refreshes_yield_one_pair,
+    refresh_disabled_is_404,
+    settings_enable_refresh,
+);
