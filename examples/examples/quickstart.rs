@@ -2,7 +2,8 @@
 //! protected `/api/me`, on a SQLite file.
 //!
 //! Environment:
-//! - `DATABASE_URL`: SQLite database, created if missing (default `sqlite://knox-quickstart.sqlite3`)
+//! - `DATABASE_URL`: SQLite database, created if missing (default `sqlite://knox-quickstart.sqlite3`),
+//!   or a `postgres://` URL for a store shared by several instances
 //! - `DEMO_USER`, `DEMO_PASSWORD`: the user created if missing (default `alice` / `alice-password`)
 //! - `PORT`: port on 127.0.0.1 (default 3000)
 //! - `KNOX_REFRESH=1`: issue refresh tokens too, with a minimum issue interval of 1 second
@@ -13,12 +14,14 @@
 //! - `RUST_LOG`: log filter (default `info`)
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use axum::routing::get;
 use axum::{Json, Router};
+use axum_knox::clock::SystemClock;
 use axum_knox::settings::SettingsLoader;
-use axum_knox::store::SqliteStore;
-use axum_knox::users::{KnoxUser, PasswordHasher, SqliteUsers};
+use axum_knox::store::{PgStore, SqliteStore, StoreError, TokenStore};
+use axum_knox::users::{KnoxUser, PasswordHasher, PgUsers, SqliteUsers, UserBackend};
 use axum_knox::{knox_view, Auth, Knox, Settings};
 use serde::Serialize;
 
@@ -60,6 +63,35 @@ fn load_settings() -> Result<Settings, axum_knox::settings::LoadError> {
         .process_env()
         .allow_env("KNOX_REFRESH")
         .load()
+}
+
+/// The token store and users table of `url`: PostgreSQL for `postgres://`
+/// URLs, SQLite otherwise. Creates the demo user if it is missing.
+async fn open_database(
+    url: &str,
+    hasher: PasswordHasher,
+    demo_user: &str,
+    demo_password: &str,
+) -> Result<(Arc<dyn TokenStore>, Arc<dyn UserBackend<User = KnoxUser>>), StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = PgStore::open(url).await?;
+        let users = PgUsers::new(store.pool().clone(), hasher);
+        users.migrate().await?;
+        if users.find_by_username(demo_user).await?.is_none() {
+            users.create_user(demo_user, demo_password).await?;
+            tracing::info!(username = %demo_user, "created demo user");
+        }
+        return Ok((Arc::new(store), Arc::new(users)));
+    }
+
+    let store = SqliteStore::open(url).await?;
+    let users = SqliteUsers::new(store.pool().clone(), hasher);
+    users.migrate().await?;
+    if users.find_by_username(demo_user).await?.is_none() {
+        users.create_user(demo_user, demo_password).await?;
+        tracing::info!(username = %demo_user, "created demo user");
+    }
+    Ok((Arc::new(store), Arc::new(users)))
 }
 
 fn knox_refresh_enabled() -> bool {
@@ -106,16 +138,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
-    let store = SqliteStore::open(&database_url).await?;
-    let users = SqliteUsers::new(store.pool().clone(), hasher);
-    users.migrate().await?;
-    if users.find_by_username(&demo_user).await?.is_none() {
-        users.create_user(&demo_user, &demo_password).await?;
-        tracing::info!(username = %demo_user, "created demo user");
-    }
-
-    tracing::info!(?settings, database_url = %database_url, "knox settings");
-    let knox = Knox::new(store, users, settings);
+    let (store, users) = open_database(&database_url, hasher, &demo_user, &demo_password).await?;
+    tracing::info!(?settings, "effective knox settings");
+    let knox = Knox::from_parts(store, users, settings, Arc::new(SystemClock));
     knox.spawn_purge_task(std::time::Duration::from_secs(3600));
 
     let app = Router::new()

@@ -1,0 +1,115 @@
+//! A database outage gives 503 with a JSON body, and the server recovers when
+//! the database comes back. A TCP proxy on loopback stands between the store
+//! and PostgreSQL, so the test can cut and restore the connection.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum_knox::{knox_view, Settings};
+use knox_tests::{postgres_url, skip_postgres, Backend, Database, TestApp, ALICE};
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+#[knox_view]
+struct AuthViews;
+
+/// Forwards connections from a loopback port to PostgreSQL until stopped.
+struct Proxy {
+    accept: JoinHandle<()>,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(listen: SocketAddr, target: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind(listen).await.expect("bind proxy port");
+        let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let tracked = connections.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let forward = tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                tracked.lock().unwrap().push(forward);
+            }
+        });
+        Proxy {
+            accept,
+            connections,
+        }
+    }
+
+    /// Closes the listening port and every forwarded connection.
+    fn stop(self) {
+        self.accept.abort();
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
+}
+
+async fn status_and_body(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON body"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_gives_503_then_recovers() {
+    if skip_postgres() {
+        return;
+    }
+    // The schema is made directly; the server reaches it only through the proxy.
+    let owner = Database::create(Backend::Postgres).await;
+    let Database::Postgres { schema, .. } = &owner else {
+        unreachable!("created a PostgreSQL database");
+    };
+    let direct: PgConnectOptions = postgres_url().parse().unwrap();
+    let target = SocketAddr::from(([127, 0, 0, 1], direct.get_port()));
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+
+    let proxy = Proxy::start(listen, target).await;
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(2))
+        .connect_with(
+            direct
+                .port(listen.port())
+                .options([("search_path", schema.as_str())]),
+        )
+        .await
+        .expect("connect through the proxy");
+    let db = Database::Postgres {
+        pool,
+        schema: String::new(),
+    };
+    let app = TestApp::start_on(db, Settings::default(), AuthViews::router()).await;
+    let token = app.login_token(ALICE).await;
+    assert_eq!(app.me(&token).await.status(), 200);
+
+    proxy.stop();
+    let (status, body) = status_and_body(app.me(&token).await).await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        body["detail"],
+        "Service temporarily unavailable, try again later."
+    );
+    let (status, _) = status_and_body(app.login(ALICE).await).await;
+    assert_eq!(status, 503, "login during the outage");
+
+    let proxy = Proxy::start(listen, target).await;
+    assert_eq!(
+        app.me(&token).await.status(),
+        200,
+        "recovered once the database is back"
+    );
+    assert_eq!(app.login(ALICE).await.status(), 200);
+    proxy.stop();
+    drop(app);
+    drop(owner);
+}
