@@ -49,10 +49,12 @@ async fn me(auth: Auth<KnoxUser>) -> Json<PublicUser> {
     Json(PublicUser::from(&auth.user))
 }
 
-/// Builds the settings: knox's defaults, `KNOX_REFRESH`'s shorthand, the
-/// `KNOX_CONFIG` file, then `KNOX_*` variables, later sources winning.
+/// Builds the settings: knox's defaults with a 1-second authentication cache,
+/// `KNOX_REFRESH`'s shorthand, the `KNOX_CONFIG` file, then `KNOX_*`
+/// variables, later sources winning.
 fn load_settings() -> Result<Settings, axum_knox::settings::LoadError> {
-    let mut base = Settings::builder();
+    // One process: every revocation goes through it and reaches the cache at once.
+    let mut base = Settings::builder().auth_cache_ttl(Some(std::time::Duration::from_secs(1)));
     if knox_refresh_enabled() {
         base = base
             .enable_refresh_token(true)

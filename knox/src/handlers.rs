@@ -225,6 +225,13 @@ async fn rotate<V: KnoxHooks>(
         .rotate_refresh_token(&digest, &access_record, &next_record, &rules, ctx.now)
         .await
         .map_err(|error| KnoxRejection::store_unavailable(&error))?;
+    if !matches!(
+        outcome,
+        RotationOutcome::Throttled { .. } | RotationOutcome::Missing
+    ) {
+        // Rotation deletes the old access token, and reuse or expiry the whole family.
+        knox.invalidate_user(&found.user_id);
+    }
     match outcome {
         RotationOutcome::Rotated {
             refresh,
@@ -272,7 +279,10 @@ async fn logout<V: KnoxHooks>(
     request: Parts,
 ) -> Response {
     // With refresh tokens, this revokes the token's whole family.
-    let revoked = match knox.store().delete_token(auth.token.digest()).await {
+    let revoked = match knox
+        .revoke_token(auth.token.digest(), &auth.token.user_id)
+        .await
+    {
         Ok(revoked) => revoked,
         Err(error) => return KnoxRejection::store_unavailable(&error).into_response(),
     };
@@ -284,7 +294,7 @@ async fn logout_all<V: KnoxHooks>(
     auth: Auth<V::User>,
     request: Parts,
 ) -> Response {
-    let revoked = match knox.store().delete_user_tokens(&auth.token.user_id).await {
+    let revoked = match knox.revoke_all_for_user_id(&auth.token.user_id).await {
         Ok(revoked) => revoked,
         Err(error) => return KnoxRejection::store_unavailable(&error).into_response(),
     };

@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::http::{header, HeaderMap, HeaderValue};
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::cache::{AuthCache, Hit};
 use crate::clock::{Clock, SystemClock};
 use crate::crypto::{self, GeneratedToken};
 use crate::extract::{Auth, AuthToken};
@@ -51,6 +52,7 @@ struct Inner<U> {
     settings: Settings,
     clock: Arc<dyn Clock>,
     token_challenge: HeaderValue,
+    cache: Option<AuthCache<U>>,
 }
 
 impl<U> Clone for Knox<U> {
@@ -181,6 +183,7 @@ impl<U: Clone + Send + Sync + 'static> Knox<U> {
         // A validated AUTH_HEADER_PREFIX is a visible-ASCII token, so it is a valid header value.
         let token_challenge = HeaderValue::from_str(settings.auth_header_prefix())
             .unwrap_or_else(|_| HeaderValue::from_static("Token"));
+        let cache = settings.auth_cache_ttl().map(AuthCache::new);
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -188,6 +191,7 @@ impl<U: Clone + Send + Sync + 'static> Knox<U> {
                 settings,
                 clock,
                 token_challenge,
+                cache,
             }),
         }
     }
@@ -272,13 +276,32 @@ impl<U: Clone + Send + Sync + 'static> Knox<U> {
         let digest = crypto::hash_token(token);
         let now = self.now();
 
+        let cache = self.inner.cache.as_ref();
+        match cache.and_then(|cache| cache.get(&digest)) {
+            Some(Hit::Missing) => return Err(self.reject(RejectionKind::InvalidToken)),
+            Some(Hit::Valid(record, user)) if !record.is_expired(now) => {
+                return self.finish_authentication(record, user, now).await;
+            }
+            // Expired since it was cached: the store deletes it below.
+            Some(Hit::Valid(..)) | None => {}
+        }
+        let epoch = cache.map(AuthCache::epoch);
+
         let record = match self.store().find_token(&digest, now).await {
             Ok(Lookup::Live(record)) => record,
             Ok(Lookup::Expired(record)) => {
                 tracing::info!(target: "knox", event = "token_expired", user.id = %record.user_id, "expired token deleted");
+                if let Some(cache) = cache {
+                    cache.forget(&digest);
+                }
                 return Err(self.reject(RejectionKind::InvalidToken));
             }
-            Ok(Lookup::Missing) => return Err(self.reject(RejectionKind::InvalidToken)),
+            Ok(Lookup::Missing) => {
+                if let Some(cache) = cache {
+                    cache.store_missing(&digest);
+                }
+                return Err(self.reject(RejectionKind::InvalidToken));
+            }
             Err(error) => return Err(KnoxRejection::store_unavailable(&error)),
         };
         // The lookup matched on the digest already. Comparing again in constant
@@ -292,7 +315,19 @@ impl<U: Clone + Send + Sync + 'static> Knox<U> {
             Ok(_) => return Err(self.reject(RejectionKind::InactiveUser)),
             Err(error) => return Err(KnoxRejection::store_unavailable(&error)),
         };
+        if let (Some(cache), Some(epoch)) = (cache, epoch) {
+            cache.store_valid(epoch, &record, &user);
+        }
+        self.finish_authentication(record, user, now).await
+    }
 
+    /// Applies auto-refresh to an authenticated token and builds the result.
+    async fn finish_authentication(
+        &self,
+        record: TokenRecord,
+        user: U,
+        now: DateTime<Utc>,
+    ) -> Result<Auth<U>, KnoxRejection> {
         let expiry = self.auto_refresh(&record, now).await?;
         Ok(Auth {
             user,
@@ -331,10 +366,21 @@ impl<U: Clone + Send + Sync + 'static> Knox<U> {
             return Ok(record.expiry);
         }
 
+        let cache = self.inner.cache.as_ref();
         match self.store().extend_expiry(&record.digest, new_expiry).await {
-            Ok(Some(stored)) => Ok(stored),
+            Ok(Some(stored)) => {
+                if let Some(cache) = cache {
+                    cache.update_expiry(&record.digest, stored);
+                }
+                Ok(stored)
+            }
             // Deleted by a concurrent logout between the lookup and the update.
-            Ok(None) => Err(self.reject(RejectionKind::InvalidToken)),
+            Ok(None) => {
+                if let Some(cache) = cache {
+                    cache.forget(&record.digest);
+                }
+                Err(self.reject(RejectionKind::InvalidToken))
+            }
             Err(error) => Err(KnoxRejection::store_unavailable(&error)),
         }
     }
@@ -430,9 +476,42 @@ impl<U: Clone + Send + Sync + 'static> Knox<U> {
     ///
     /// [`StoreError`] when the store fails.
     pub async fn revoke_all_for_user_id(&self, user_id: &str) -> Result<u64, StoreError> {
-        let deleted = self.store().delete_user_tokens(user_id).await?;
+        let deleted = self.store().delete_user_tokens(user_id).await;
+        self.invalidate_user(user_id);
+        let deleted = deleted?;
         tracing::info!(target: "knox", deleted = deleted, user.id = %user_id, "revoked all tokens of user");
         Ok(deleted)
+    }
+
+    /// Revokes one access token, and with refresh tokens its whole family;
+    /// returns how many access and refresh tokens were deleted.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store fails.
+    pub async fn revoke_token(&self, digest: &str, user_id: &str) -> Result<u64, StoreError> {
+        let deleted = self.store().delete_token(digest).await;
+        // A family revocation removes tokens whose digests this call never sees,
+        // so every cached token of the user goes.
+        self.invalidate_user(user_id);
+        deleted
+    }
+
+    /// Makes this process forget every cached token of `user_id`, so the next
+    /// request of each reads the store. Call it after deactivating a user in
+    /// your own table; other processes see the change within `AUTH_CACHE_TTL`.
+    /// Without a cache this does nothing.
+    pub fn invalidate_user(&self, user_id: &str) {
+        if let Some(cache) = &self.inner.cache {
+            cache.forget_user(user_id);
+        }
+    }
+
+    /// Makes this process forget every cached token.
+    pub fn clear_cache(&self) {
+        if let Some(cache) = &self.inner.cache {
+            cache.clear();
+        }
     }
 
     /// Deletes every expired token; returns how many.

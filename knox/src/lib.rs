@@ -40,6 +40,7 @@
 //! # Ok(()) }
 //! ```
 
+mod cache;
 pub mod clock;
 pub mod crypto;
 pub mod expiry;

@@ -43,6 +43,7 @@ pub const SETTING_NAMES: &[&str] = &[
     "MAX_TOKEN_HISTORY",
     "REFRESH_TOKEN_REUSE_LEEWAY",
     "REFRESH_TOKEN_PREFIX",
+    "AUTH_CACHE_TTL",
 ];
 
 /// Where a setting value came from, for error messages.
@@ -398,6 +399,7 @@ fn apply(
             parse_optional_duration(text).map(|leeway| builder.refresh_token_reuse_leeway(leeway))
         }
         "REFRESH_TOKEN_PREFIX" => Ok(builder.refresh_token_prefix(value)),
+        "AUTH_CACHE_TTL" => parse_optional_duration(text).map(|ttl| builder.auth_cache_ttl(ttl)),
         _ => unreachable!("every name in SETTING_NAMES has a parser"),
     };
     match result {
@@ -525,6 +527,7 @@ mod tests {
             ("KNOX_MAX_TOKEN_HISTORY", "4"),
             ("KNOX_REFRESH_TOKEN_REUSE_LEEWAY", "3s"),
             ("KNOX_REFRESH_TOKEN_PREFIX", "rt_"),
+            ("KNOX_AUTH_CACHE_TTL", "1s"),
             ("PATH", "/usr/bin"),
         ])
         .unwrap();
@@ -555,6 +558,7 @@ mod tests {
             Some(Duration::from_secs(3))
         );
         assert_eq!(settings.refresh_token_prefix(), "rt_");
+        assert_eq!(settings.auth_cache_ttl(), Some(Duration::from_secs(1)));
     }
 
     #[test]

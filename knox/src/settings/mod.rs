@@ -43,6 +43,7 @@ pub const DEFAULT_REFRESH_TOKEN_PREFIX: &str = "refresh_";
 /// | `MAX_TOKEN_HISTORY` | [`max_token_history`](Self::max_token_history) | 10 |
 /// | `REFRESH_TOKEN_REUSE_LEEWAY` | [`refresh_token_reuse_leeway`](Self::refresh_token_reuse_leeway) | `None` (off) |
 /// | `REFRESH_TOKEN_PREFIX` | [`refresh_token_prefix`](Self::refresh_token_prefix) | `refresh_` |
+/// | `AUTH_CACHE_TTL` (axum-knox only) | [`auth_cache_ttl`](Self::auth_cache_ttl) | `None` (no cache) |
 ///
 /// `SECURE_HASH_ALGORITHM` is fixed to SHA-512 and `USER_SERIALIZER` is the
 /// `serializer` argument of `#[knox_view]`.
@@ -63,6 +64,7 @@ pub struct Settings {
     max_token_history: u32,
     refresh_token_reuse_leeway: Option<Duration>,
     refresh_token_prefix: String,
+    auth_cache_ttl: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -83,6 +85,7 @@ impl Default for Settings {
             max_token_history: 10,
             refresh_token_reuse_leeway: None,
             refresh_token_prefix: DEFAULT_REFRESH_TOKEN_PREFIX.to_owned(),
+            auth_cache_ttl: None,
         }
     }
 }
@@ -115,6 +118,7 @@ impl fmt::Debug for Settings {
                 &self.refresh_token_reuse_leeway,
             )
             .field("REFRESH_TOKEN_PREFIX", &self.refresh_token_prefix)
+            .field("AUTH_CACHE_TTL", &self.auth_cache_ttl)
             .finish()
     }
 }
@@ -222,6 +226,18 @@ impl Settings {
     pub fn refresh_token_prefix(&self) -> &str {
         &self.refresh_token_prefix
     }
+
+    /// How long this process may answer for a token from memory
+    /// (`AUTH_CACHE_TTL`, an axum-knox setting); `None` reads the store on
+    /// every request, as knox does.
+    ///
+    /// Revocations made through this process take effect at once either way.
+    /// A revocation made by another process, or a user deactivated without
+    /// [`Knox::invalidate_user`](crate::Knox::invalidate_user), takes effect
+    /// here within this TTL.
+    pub fn auth_cache_ttl(&self) -> Option<Duration> {
+        self.auth_cache_ttl
+    }
 }
 
 /// Builder for [`Settings`]; [`build`](Self::build) validates every value.
@@ -322,6 +338,12 @@ impl SettingsBuilder {
         self
     }
 
+    /// Sets `AUTH_CACHE_TTL`; `None` turns the cache off.
+    pub fn auth_cache_ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.settings.auth_cache_ttl = ttl;
+        self
+    }
+
     /// Validates the values and returns the settings.
     ///
     /// # Errors
@@ -340,6 +362,11 @@ impl SettingsBuilder {
         if settings.token_ttl == Some(Duration::ZERO) {
             return Err(SettingsError::ZeroDuration {
                 setting: "TOKEN_TTL",
+            });
+        }
+        if settings.auth_cache_ttl == Some(Duration::ZERO) {
+            return Err(SettingsError::ZeroDuration {
+                setting: "AUTH_CACHE_TTL",
             });
         }
         if settings.auto_refresh_max_ttl == Some(Duration::ZERO) {
