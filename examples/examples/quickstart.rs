@@ -67,8 +67,8 @@ fn load_settings() -> Result<Settings, axum_knox::settings::LoadError> {
         .load()
 }
 
-/// The token store and users table of `url`: PostgreSQL for `postgres://`
-/// URLs, SQLite otherwise. Creates the demo user if it is missing.
+/// Opens the token store and users table of `url`: PostgreSQL for
+/// `postgres://` URLs, SQLite otherwise. Creates the demo user if it is missing.
 async fn open_database(
     url: &str,
     hasher: PasswordHasher,

@@ -18,7 +18,7 @@ use crate::store::TokenRecord;
 /// of random tokens cannot grow memory without bound.
 const MAXIMUM_ENTRIES: usize = 20_000;
 
-/// What the cache knows about a digest.
+/// A cache entry found for a digest.
 pub(crate) enum Hit<U> {
     /// A token that authenticated this user.
     Valid(TokenRecord, U),

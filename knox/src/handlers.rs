@@ -55,7 +55,7 @@ pub async fn authenticate_basic<U: Clone + Send + Sync + 'static>(
         .verify_credentials(&credentials.username, &credentials.password)
         .await
     {
-        // An inactive user gets the same answer as a wrong password, as Django's
+        // An inactive user gets the same response as a wrong password, as Django's
         // ModelBackend gives, so the response reveals nothing about the account.
         Ok(Some(user)) if users.is_active(&user) => Ok(user),
         Ok(_) => {
@@ -67,7 +67,7 @@ pub async fn authenticate_basic<U: Clone + Send + Sync + 'static>(
 }
 
 /// Builds the router of a view: `POST login`, `POST refresh`, `POST logout`
-/// and `POST logoutall`. `refresh` answers 404 while refresh tokens are off
+/// and `POST logoutall`. `refresh` returns 404 while refresh tokens are off
 /// for the view.
 pub fn view_router<V, S>() -> Router<S>
 where
@@ -99,7 +99,7 @@ fn context<'a, V: KnoxHooks>(
     }
 }
 
-/// Responds 200 with a body that holds fresh credentials, which no cache may keep.
+/// Responds 200 with a body that contains fresh credentials, which no cache may keep.
 fn credentials_response(body: serde_json::Map<String, Value>) -> Response {
     let headers = [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))];
     (StatusCode::OK, headers, Json(Value::Object(body))).into_response()

@@ -134,7 +134,7 @@ pub struct TokenOptions<'a> {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IssueError {
-    /// The user already holds `limit` live tokens.
+    /// The user already has `limit` live tokens.
     #[error("maximum amount of tokens allowed per user exceeded")]
     LimitReached,
     /// The prefix is invalid.
@@ -491,7 +491,7 @@ impl<U: Clone + Send + Sync + 'static> Knox<U> {
     /// [`StoreError`] when the store fails.
     pub async fn revoke_token(&self, digest: &str, user_id: &str) -> Result<u64, StoreError> {
         let deleted = self.store().delete_token(digest).await;
-        // A family revocation removes tokens whose digests this call never sees,
+        // A family revocation removes tokens whose digests this call never receives,
         // so every cached token of the user goes.
         self.invalidate_user(user_id);
         deleted

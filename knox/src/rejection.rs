@@ -7,7 +7,7 @@ use axum::Json;
 
 use crate::store::StoreError;
 
-/// Why a request was rejected.
+/// The reason a request was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RejectionKind {
@@ -29,13 +29,13 @@ pub enum RejectionKind {
     BasicCredentialsNotDecodable,
     /// The username and password do not match an active user.
     InvalidCredentials,
-    /// The user already holds as many tokens as the view allows.
+    /// The user already has as many tokens as the view allows.
     TokenLimitExceeded,
     /// The token or user store failed; the client may retry.
     StoreUnavailable,
     /// The server is misconfigured, for example a hook returned an invalid prefix.
     ServerMisconfigured,
-    /// The refresh request body is malformed; the text says what is wrong.
+    /// The refresh request body is malformed; the text names the problem.
     InvalidRequestBody(String),
     /// A refresh came inside the minimum issue interval.
     Throttled {
@@ -154,7 +154,7 @@ impl IntoResponse for KnoxRejection {
     fn into_response(self) -> Response {
         tracing::debug!(target: "knox", kind = ?self.kind, status = self.status().as_u16(), "request rejected");
 
-        // knox answers the token limit with `error`, everything else with DRF's `detail`.
+        // knox reports the token limit under `error`, everything else with DRF's `detail`.
         let key = match self.kind {
             RejectionKind::TokenLimitExceeded => "error",
             _ => "detail",

@@ -1,5 +1,4 @@
-//! The machinery behind `#[knox_view]`: view options, overridable hooks, and
-//! the login, logout and logout-all handlers.
+//! The machinery behind `#[knox_view]`: view options and overridable hooks.
 
 use std::future::Future;
 use std::time::Duration;
@@ -16,7 +15,7 @@ use crate::knox::{add, IssuedToken, Knox, NewSessionRefresh, TokenOptions};
 use crate::rejection::KnoxRejection;
 use crate::store::{FamilyRecord, RotationRules};
 
-/// What `#[knox_view(...)]` fixed at compile time; `None` falls back to the
+/// Arguments that `#[knox_view(...)]` fixed at compile time; `None` falls back to the
 /// runtime [`Settings`](crate::Settings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -89,7 +88,7 @@ pub trait KnoxView: Send + Sync + Sized + 'static {
     fn configured_user_data(user: &Self::User) -> Result<Option<Value>, serde_json::Error>;
 }
 
-/// What every hook sees of the current request.
+/// The current request as every hook receives it.
 #[non_exhaustive]
 pub struct Context<'a, U> {
     /// The authenticated user.

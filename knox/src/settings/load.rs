@@ -46,7 +46,7 @@ pub const SETTING_NAMES: &[&str] = &[
     "AUTH_CACHE_TTL",
 ];
 
-/// Where a setting value came from, for error messages.
+/// The source of a setting value, for error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     /// An environment variable, such as `KNOX_TOKEN_TTL`.
@@ -88,7 +88,7 @@ pub enum LoadProblem {
     File {
         /// Path of the file.
         path: PathBuf,
-        /// What went wrong.
+        /// The reason, such as the I/O or TOML error.
         reason: String,
     },
     /// The values parse but do not fit together, such as a prefix too long.

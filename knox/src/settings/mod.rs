@@ -16,8 +16,8 @@ use crate::expiry;
 /// as Django REST framework writes a UTC datetime.
 pub const DEFAULT_EXPIRY_DATETIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
 
-/// The default `REFRESH_TOKEN_PREFIX`, so a leaked refresh token is told apart
-/// from an access token at a glance.
+/// The default `REFRESH_TOKEN_PREFIX`, so a leaked refresh token is recognised
+/// as one at a glance.
 pub const DEFAULT_REFRESH_TOKEN_PREFIX: &str = "refresh_";
 
 /// Validated runtime settings.
@@ -193,8 +193,8 @@ impl Settings {
         &self.expiry_datetime_format
     }
 
-    /// Whether views issue refresh tokens unless their attribute says
-    /// otherwise (`ENABLE_REFRESH_TOKEN`).
+    /// Whether views without a `refresh` argument issue refresh tokens
+    /// (`ENABLE_REFRESH_TOKEN`).
     pub fn enable_refresh_token(&self) -> bool {
         self.enable_refresh_token
     }
@@ -227,7 +227,7 @@ impl Settings {
         &self.refresh_token_prefix
     }
 
-    /// How long this process may answer for a token from memory
+    /// How long this process may authenticate a token from memory
     /// (`AUTH_CACHE_TTL`, an axum-knox setting); `None` reads the store on
     /// every request, as knox does.
     ///

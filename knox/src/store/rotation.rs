@@ -1,7 +1,7 @@
 //! The rules of refresh token rotation, shared by every store.
 //!
-//! A store loads the presented token and its family under a lock, asks
-//! [`decide`] what to do, and applies the decision in the same transaction.
+//! A store loads the presented token and its family under a lock, calls
+//! [`decide`], and applies the decision in the same transaction.
 
 use std::time::Duration;
 
@@ -34,7 +34,7 @@ pub struct RotationState {
     pub family_expiry: DateTime<Utc>,
 }
 
-/// What to do with a presented refresh token.
+/// The outcome decided for a presented refresh token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     /// Issue the next generation and supersede the newest token.
