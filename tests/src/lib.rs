@@ -19,6 +19,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 mod database;
+pub mod peer;
 
 pub use database::{postgres_url, skip_postgres, Backend, Database, TestUsers};
 

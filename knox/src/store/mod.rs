@@ -1,8 +1,14 @@
-//! Token storage: the [`TokenStore`] trait and its SQLite implementation.
+//! Token storage: the [`TokenStore`] trait and its SQLite and PostgreSQL implementations.
 //!
 //! Every store keeps knox's `knox_authtoken` table: `digest` (primary key),
 //! `token_key`, `user_id`, `created` and `expiry`. User ids cross this
 //! boundary as strings, so integer and UUID ids both work.
+//!
+//! A store either owns that table, created by its own migrations (`open`,
+//! `migrate`), or shares the table that django-rest-knox's migrations created
+//! (`existing_knox_tables`), so a Django service and an axum service accept
+//! each other's tokens on one database. Sharing, the store never creates,
+//! alters or indexes `knox_authtoken`; it creates only its own refresh tables.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -16,6 +22,32 @@ pub mod sqlite;
 pub use postgres::PgStore;
 pub use rotation::{RotationRules, RotationState};
 pub use sqlite::SqliteStore;
+
+/// Owner of the `knox_authtoken` table, which decides what a store may change in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenTable {
+    /// The store's own migrations created it; it may migrate and index it.
+    Own,
+    /// django-rest-knox's migrations created it and Django owns it: the store
+    /// never changes its schema and writes `token_key` as knox does.
+    Django,
+}
+
+impl TokenTable {
+    /// Returns the `token_key` to store for a token whose key is `key`.
+    ///
+    /// knox finds a token by `token[:15]`, prefix included, and then compares
+    /// digests, so in Django's table the key must be exactly those 15
+    /// characters or knox rejects a prefixed token issued here. `key` is the
+    /// prefix plus 15 random characters, so its first 15 characters are the
+    /// token's first 15.
+    pub(crate) fn stored_token_key(self, key: &str) -> &str {
+        match self {
+            TokenTable::Own => key,
+            TokenTable::Django => key.get(..crate::crypto::TOKEN_KEY_LENGTH).unwrap_or(key),
+        }
+    }
+}
 
 /// A token row as stored: never the token itself, only its digest.
 #[derive(Clone, PartialEq, Eq)]
@@ -302,6 +334,25 @@ pub enum StoreError {
     /// Hashing or verifying a password failed.
     #[error("password hashing failed")]
     PasswordHash,
+    /// A table the store expects to exist is missing, such as Django's
+    /// `knox_authtoken` before `manage.py migrate knox` has run.
+    #[error("table `{table}` not found; {fix}")]
+    MissingTable {
+        /// Name of the table.
+        table: &'static str,
+        /// The command that creates the table.
+        fix: &'static str,
+    },
+    /// An existing column has a type the store cannot bind its values to.
+    #[error("column `{table}.{column}` has the unsupported type `{sql_type}`")]
+    UnsupportedColumnType {
+        /// Name of the table.
+        table: &'static str,
+        /// Name of the column.
+        column: &'static str,
+        /// The column's type, as the database names it.
+        sql_type: String,
+    },
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -3,8 +3,15 @@
 //! Check-then-write steps hold locks that every instance respects: logins of
 //! one user serialise on a transaction-scoped advisory lock keyed by the user
 //! id, and a rotation locks its family row with `SELECT ... FOR UPDATE`.
+//!
+//! User ids are strings here, but `knox_authtoken.user_id` is TEXT only in
+//! this store's own schema: Django's is the integer type of its user's
+//! primary key. So the statements that bind a user id into that column are
+//! built once per store with a cast to the column's type. The cast keeps them
+//! valid and the index on `user_id` usable. Every read returns `user_id::text`.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,7 +22,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use super::rotation::{decide, Decision, RotationRules, RotationState};
 use super::{
     InsertOutcome, Lookup, NewFamily, NewRefreshToken, RefreshLookup, RefreshTokenRecord,
-    RotationOutcome, StoreError, TokenRecord, TokenStore,
+    RotationOutcome, StoreError, TokenRecord, TokenStore, TokenTable,
 };
 
 /// Migrations of the token tables, applied in order by [`PgStore::migrate`].
@@ -32,6 +39,14 @@ const TOKEN_MIGRATIONS: &[PgMigration] = &[
     },
 ];
 
+/// Migrations applied beside Django's `knox_authtoken`: every token migration
+/// except the ones that create or change that table.
+const REFRESH_MIGRATIONS: &[PgMigration] = &[PgMigration {
+    version: 1,
+    name: "refresh_tokens",
+    sql: include_str!("../../migrations/postgres/0002_refresh_tokens.sql"),
+}];
+
 /// Key of the advisory lock that serialises migrations across instances.
 const MIGRATION_LOCK: i64 = 0x6b6e_6f78_6d69_6772; // "knoxmigr"
 
@@ -45,6 +60,8 @@ const MIGRATION_LOCK: i64 = 0x6b6e_6f78_6d69_6772; // "knoxmigr"
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    table: TokenTable,
+    statements: Arc<UserIdStatements>,
 }
 
 impl PgStore {
@@ -60,9 +77,75 @@ impl PgStore {
         Ok(store)
     }
 
-    /// Wraps an existing pool without migrating it.
+    /// Wraps an existing pool without migrating it. The store expects its own
+    /// schema, in which `knox_authtoken.user_id` is TEXT.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            table: TokenTable::Own,
+            statements: Arc::new(UserIdStatements::new(UserIdColumn::Text)),
+        }
+    }
+
+    /// Uses the `knox_authtoken` table that django-rest-knox's migrations
+    /// created in a Django project's database, so Django and this store accept
+    /// each other's tokens.
+    ///
+    /// The table is found through the pool's `search_path`. The store reads
+    /// the type of its `user_id` column (Django's `integer` for the default
+    /// user model, `bigint` or `uuid` for custom ones) and casts user ids to
+    /// it. It never creates, alters or indexes `knox_authtoken`. It creates
+    /// only its own tables if they are missing: `knox_migrations`,
+    /// `knox_refresh_family` and `knox_refresh_token`, which every logout
+    /// reads, with refresh tokens on or off. It stores `token_key` as knox
+    /// does, the token's first 15 characters, so knox finds prefixed tokens
+    /// issued here. [`migrate`](Self::migrate) on this store applies only the
+    /// refresh tables' migrations.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), axum_knox::store::StoreError> {
+    /// use axum_knox::store::{postgres, PgStore};
+    ///
+    /// let pool = postgres::connect("postgres://django@127.0.0.1:5432/django").await?;
+    /// let store = PgStore::existing_knox_tables(pool).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::MissingTable`] when `knox_authtoken` does not exist,
+    /// [`StoreError::UnsupportedColumnType`] when its `user_id` is neither an
+    /// integer, text nor a UUID, [`StoreError::Migration`] when creating the
+    /// refresh tables fails, [`StoreError::Database`] when the database fails.
+    pub async fn existing_knox_tables(pool: PgPool) -> Result<Self, StoreError> {
+        let sql_type: Option<String> = sqlx::query_scalar(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+             WHERE attrelid = to_regclass('knox_authtoken') AND attname = 'user_id'
+               AND NOT attisdropped",
+        )
+        .fetch_optional(&pool)
+        .await?;
+        let Some(sql_type) = sql_type else {
+            return Err(StoreError::MissingTable {
+                table: "knox_authtoken",
+                fix: "run Django's migrations first (`python manage.py migrate knox`)",
+            });
+        };
+        let column = UserIdColumn::from_sql_type(&sql_type).ok_or_else(|| {
+            StoreError::UnsupportedColumnType {
+                table: "knox_authtoken",
+                column: "user_id",
+                sql_type,
+            }
+        })?;
+
+        let store = Self {
+            pool,
+            table: TokenTable::Django,
+            statements: Arc::new(UserIdStatements::new(column)),
+        };
+        store.migrate().await?;
+        Ok(store)
     }
 
     /// Returns the connection pool, to share it with a user backend.
@@ -70,13 +153,99 @@ impl PgStore {
         &self.pool
     }
 
-    /// Applies the embedded token migrations that this database lacks.
+    /// Applies the embedded token migrations that this database lacks; on a
+    /// store made by [`existing_knox_tables`](Self::existing_knox_tables), only
+    /// those of the refresh tables.
     ///
     /// # Errors
     ///
     /// [`StoreError::Migration`] when a migration fails; nothing of it is kept.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        apply_migrations(&self.pool, "tokens", TOKEN_MIGRATIONS).await
+        match self.table {
+            TokenTable::Own => apply_migrations(&self.pool, "tokens", TOKEN_MIGRATIONS).await,
+            TokenTable::Django => apply_migrations(&self.pool, "refresh", REFRESH_MIGRATIONS).await,
+        }
+    }
+}
+
+/// Type of `knox_authtoken.user_id`, to which a bound user id is cast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UserIdColumn {
+    Text,
+    SmallInt,
+    Integer,
+    BigInt,
+    Uuid,
+}
+
+impl UserIdColumn {
+    /// Maps a type as `format_type` names it, such as `integer` or
+    /// `character varying(36)`; `None` for a type no user id is bound to.
+    fn from_sql_type(sql_type: &str) -> Option<Self> {
+        match sql_type {
+            "text" => Some(Self::Text),
+            "smallint" => Some(Self::SmallInt),
+            "integer" => Some(Self::Integer),
+            "bigint" => Some(Self::BigInt),
+            "uuid" => Some(Self::Uuid),
+            varchar if varchar.starts_with("character varying") => Some(Self::Text),
+            _ => None,
+        }
+    }
+
+    /// Returns the SQL for bind parameter `$n` as a value of this type.
+    ///
+    /// The cast applies to the parameter, never to the column, so a
+    /// comparison with `user_id` can use its index.
+    fn parameter(self, n: u8) -> String {
+        let sql_type = match self {
+            Self::Text => return format!("${n}"),
+            Self::SmallInt => "smallint",
+            Self::Integer => "integer",
+            Self::BigInt => "bigint",
+            Self::Uuid => "uuid",
+        };
+        format!("CAST(${n} AS {sql_type})")
+    }
+}
+
+/// The statements that bind a user id into `knox_authtoken.user_id`, built
+/// once for the column's type. The refresh tables are this store's own, with
+/// TEXT user ids, in either schema.
+#[derive(Debug)]
+struct UserIdStatements {
+    insert_token: String,
+    delete_user_tokens: String,
+    count_live_tokens: String,
+    count_sessions: String,
+}
+
+impl UserIdStatements {
+    fn new(column: UserIdColumn) -> Self {
+        Self {
+            insert_token: format!(
+                "INSERT INTO knox_authtoken (digest, token_key, user_id, created, expiry)
+                 VALUES ($1, $2, {}, $4, $5)",
+                column.parameter(3)
+            ),
+            delete_user_tokens: format!(
+                "DELETE FROM knox_authtoken WHERE user_id = {}",
+                column.parameter(1)
+            ),
+            count_live_tokens: format!(
+                "SELECT COUNT(*) FROM knox_authtoken
+                 WHERE user_id = {} AND (expiry IS NULL OR expiry > $2)",
+                column.parameter(1)
+            ),
+            count_sessions: format!(
+                "SELECT
+                    (SELECT COUNT(*) FROM knox_authtoken a
+                     WHERE a.user_id = {} AND (a.expiry IS NULL OR a.expiry > $2)
+                       AND NOT EXISTS (SELECT 1 FROM knox_refresh_token r WHERE r.access_digest = a.digest))
+                  + (SELECT COUNT(*) FROM knox_refresh_family f WHERE f.user_id = $1 AND f.expiry > $2)",
+                column.parameter(1)
+            ),
+        }
     }
 }
 
@@ -189,12 +358,13 @@ impl TokenStore for PgStore {
         let mut transaction = self.pool.begin().await?;
         if let Some(limit) = limit {
             lock_user(&mut transaction, &token.user_id).await?;
-            let sessions = count_sessions(&mut transaction, &token.user_id, now).await?;
+            let sessions =
+                count_sessions(&mut transaction, &self.statements, &token.user_id, now).await?;
             if sessions >= i64::from(limit) {
                 return Ok(InsertOutcome::LimitReached);
             }
         }
-        insert_access_token(&mut transaction, token).await?;
+        insert_access_token(&mut transaction, self.table, &self.statements, token).await?;
         if let Some(new) = family {
             sqlx::query(
                 "INSERT INTO knox_refresh_family (id, user_id, created, expiry, generation, last_issued)
@@ -295,8 +465,8 @@ impl TokenStore for PgStore {
         lock_user(&mut transaction, user_id).await?;
         let mut deleted = 0;
         for statement in [
-            "DELETE FROM knox_authtoken WHERE user_id::text = $1",
-            "DELETE FROM knox_refresh_token WHERE user_id::text = $1",
+            self.statements.delete_user_tokens.as_str(),
+            "DELETE FROM knox_refresh_token WHERE user_id = $1",
         ] {
             deleted += sqlx::query(statement)
                 .bind(user_id)
@@ -304,7 +474,7 @@ impl TokenStore for PgStore {
                 .await?
                 .rows_affected();
         }
-        sqlx::query("DELETE FROM knox_refresh_family WHERE user_id::text = $1")
+        sqlx::query("DELETE FROM knox_refresh_family WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *transaction)
             .await?;
@@ -317,14 +487,11 @@ impl TokenStore for PgStore {
         user_id: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM knox_authtoken
-             WHERE user_id::text = $1 AND (expiry IS NULL OR expiry > $2)",
-        )
-        .bind(user_id)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
+        let count: i64 = sqlx::query_scalar(&self.statements.count_live_tokens)
+            .bind(user_id)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
@@ -428,6 +595,8 @@ impl TokenStore for PgStore {
                     expiry.min(state.family_expiry)
                 }));
                 let pair = NextPair {
+                    table: self.table,
+                    statements: &self.statements,
                     family_id: &family_id,
                     generation,
                     access: &access,
@@ -454,19 +623,18 @@ impl TokenStore for PgStore {
 
 async fn insert_access_token(
     connection: &mut PgConnection,
+    table: TokenTable,
+    statements: &UserIdStatements,
     token: &TokenRecord,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO knox_authtoken (digest, token_key, user_id, created, expiry)
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&token.digest)
-    .bind(&token.token_key)
-    .bind(&token.user_id)
-    .bind(token.created)
-    .bind(token.expiry)
-    .execute(connection)
-    .await?;
+    sqlx::query(&statements.insert_token)
+        .bind(&token.digest)
+        .bind(table.stored_token_key(&token.token_key))
+        .bind(&token.user_id)
+        .bind(token.created)
+        .bind(token.expiry)
+        .execute(connection)
+        .await?;
     Ok(())
 }
 
@@ -500,20 +668,15 @@ async fn insert_refresh_token(
 /// that belong to no family.
 async fn count_sessions(
     connection: &mut PgConnection,
+    statements: &UserIdStatements,
     user_id: &str,
     now: DateTime<Utc>,
 ) -> Result<i64, StoreError> {
-    let count = sqlx::query_scalar(
-        "SELECT
-            (SELECT COUNT(*) FROM knox_authtoken a
-             WHERE a.user_id::text = $1 AND (a.expiry IS NULL OR a.expiry > $2)
-               AND NOT EXISTS (SELECT 1 FROM knox_refresh_token r WHERE r.access_digest = a.digest))
-          + (SELECT COUNT(*) FROM knox_refresh_family f WHERE f.user_id::text = $1 AND f.expiry > $2)",
-    )
-    .bind(user_id)
-    .bind(now)
-    .fetch_one(connection)
-    .await?;
+    let count = sqlx::query_scalar(&statements.count_sessions)
+        .bind(user_id)
+        .bind(now)
+        .fetch_one(connection)
+        .await?;
     Ok(count)
 }
 
@@ -542,6 +705,8 @@ async fn revoke_family(connection: &mut PgConnection, family_id: &str) -> Result
 
 /// The family's next pair, as stored by [`rotate`].
 struct NextPair<'a> {
+    table: TokenTable,
+    statements: &'a UserIdStatements,
     family_id: &'a str,
     generation: i64,
     access: &'a TokenRecord,
@@ -572,7 +737,7 @@ async fn rotate(
     .execute(&mut *connection)
     .await?;
 
-    insert_access_token(connection, pair.access).await?;
+    insert_access_token(connection, pair.table, pair.statements, pair.access).await?;
     insert_refresh_token(
         connection,
         pair.next,

@@ -11,7 +11,7 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 use super::rotation::{decide, Decision, RotationRules, RotationState};
 use super::{
     InsertOutcome, Lookup, NewFamily, NewRefreshToken, RefreshLookup, RefreshTokenRecord,
-    RotationOutcome, StoreError, TokenRecord, TokenStore,
+    RotationOutcome, StoreError, TokenRecord, TokenStore, TokenTable,
 };
 
 /// Time format of Django's SQLite backend: naive UTC with microseconds. Every
@@ -32,6 +32,14 @@ const TOKEN_MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// Migrations applied beside Django's `knox_authtoken`: every token migration
+/// except the ones that create or change that table.
+const REFRESH_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "refresh_tokens",
+    sql: include_str!("../../migrations/sqlite/0002_refresh_tokens.sql"),
+}];
+
 /// A token store on SQLite.
 ///
 /// ```no_run
@@ -42,6 +50,7 @@ const TOKEN_MIGRATIONS: &[Migration] = &[
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    table: TokenTable,
 }
 
 impl SqliteStore {
@@ -63,7 +72,57 @@ impl SqliteStore {
 
     /// Wraps an existing pool without migrating it.
     pub fn new(pool: SqlitePool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            table: TokenTable::Own,
+        }
+    }
+
+    /// Uses the `knox_authtoken` table that django-rest-knox's migrations
+    /// created in a Django project's database, so Django and this store accept
+    /// each other's tokens.
+    ///
+    /// The store never creates, alters or indexes `knox_authtoken`. It creates
+    /// only its own tables if they are missing: `knox_migrations`,
+    /// `knox_refresh_family` and `knox_refresh_token`, which every logout
+    /// reads, with refresh tokens on or off. It stores `token_key` as knox
+    /// does, the token's first 15 characters, so knox finds prefixed tokens
+    /// issued here. [`migrate`](Self::migrate) on this store applies only the
+    /// refresh tables' migrations.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), axum_knox::store::StoreError> {
+    /// use axum_knox::store::{sqlite, SqliteStore};
+    ///
+    /// let pool = sqlite::connect("sqlite:///srv/django/db.sqlite3").await?;
+    /// let store = SqliteStore::existing_knox_tables(pool).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::MissingTable`] when `knox_authtoken` does not exist,
+    /// [`StoreError::Migration`] when creating the refresh tables fails,
+    /// [`StoreError::Database`] when the database fails.
+    pub async fn existing_knox_tables(pool: SqlitePool) -> Result<Self, StoreError> {
+        let exists: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'knox_authtoken'",
+        )
+        .fetch_optional(&pool)
+        .await?;
+        if exists.is_none() {
+            return Err(StoreError::MissingTable {
+                table: "knox_authtoken",
+                fix: "run Django's migrations first (`python manage.py migrate knox`)",
+            });
+        }
+
+        let store = Self {
+            pool,
+            table: TokenTable::Django,
+        };
+        store.migrate().await?;
+        Ok(store)
     }
 
     /// Returns the connection pool, to share it with a user backend.
@@ -71,7 +130,9 @@ impl SqliteStore {
         &self.pool
     }
 
-    /// Applies the embedded token migrations that this database lacks.
+    /// Applies the embedded token migrations that this database lacks; on a
+    /// store made by [`existing_knox_tables`](Self::existing_knox_tables), only
+    /// those of the refresh tables.
     ///
     /// Progress is kept in `knox_migrations`, apart from the application's own
     /// sqlx migrations table.
@@ -80,7 +141,10 @@ impl SqliteStore {
     ///
     /// [`StoreError::Migration`] when a migration fails; nothing of it is kept.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        apply_migrations(&self.pool, "tokens", TOKEN_MIGRATIONS).await
+        match self.table {
+            TokenTable::Own => apply_migrations(&self.pool, "tokens", TOKEN_MIGRATIONS).await,
+            TokenTable::Django => apply_migrations(&self.pool, "refresh", REFRESH_MIGRATIONS).await,
+        }
     }
 }
 
@@ -231,7 +295,7 @@ impl TokenStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<InsertOutcome, StoreError> {
         if family.is_none() && limit.is_none() {
-            insert_access_token(&mut *self.pool.acquire().await?, token).await?;
+            insert_access_token(&mut *self.pool.acquire().await?, self.table, token).await?;
             return Ok(InsertOutcome::Inserted);
         }
 
@@ -244,7 +308,7 @@ impl TokenStore for SqliteStore {
                 return Ok(InsertOutcome::LimitReached);
             }
         }
-        insert_access_token(&mut transaction, token).await?;
+        insert_access_token(&mut transaction, self.table, token).await?;
         if let Some(new) = family {
             sqlx::query(
                 "INSERT INTO knox_refresh_family (id, user_id, created, expiry, generation, last_issued)
@@ -485,6 +549,7 @@ impl TokenStore for SqliteStore {
                 }));
                 rotate(
                     &mut transaction,
+                    self.table,
                     &family_id,
                     generation,
                     &access,
@@ -513,14 +578,17 @@ impl TokenStore for SqliteStore {
 
 async fn insert_access_token(
     connection: &mut SqliteConnection,
+    table: TokenTable,
     token: &TokenRecord,
 ) -> Result<(), StoreError> {
+    // A text user id such as "42" lands as the integer 42 in Django's INTEGER
+    // column, since SQLite converts by the column's affinity.
     sqlx::query(
         "INSERT INTO knox_authtoken (digest, token_key, user_id, created, expiry)
          VALUES (?, ?, ?, ?, ?)",
     )
     .bind(&token.digest)
-    .bind(&token.token_key)
+    .bind(table.stored_token_key(&token.token_key))
     .bind(&token.user_id)
     .bind(encode_time(token.created))
     .bind(token.expiry.map(encode_time))
@@ -609,6 +677,7 @@ async fn revoke_family(
 )]
 async fn rotate(
     connection: &mut SqliteConnection,
+    table: TokenTable,
     family_id: &str,
     generation: i64,
     access: &TokenRecord,
@@ -635,7 +704,7 @@ async fn rotate(
     .execute(&mut *connection)
     .await?;
 
-    insert_access_token(connection, access).await?;
+    insert_access_token(connection, table, access).await?;
     insert_refresh_token(
         connection,
         next,

@@ -4,11 +4,14 @@ use async_trait::async_trait;
 
 use crate::store::StoreError;
 
+pub mod django;
+pub mod django_password;
 pub mod password;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sqlite;
 
+pub use django::DjangoUsers;
 pub use password::PasswordHasher;
 #[cfg(feature = "postgres")]
 pub use postgres::PgUsers;
@@ -16,8 +19,8 @@ pub use sqlite::SqliteUsers;
 
 use serde::Serialize;
 
-/// A row of the bundled `knox_user` table, on SQLite or PostgreSQL. The
-/// password hash is not loaded.
+/// A user of the bundled `knox_user` table or of Django's `auth_user`, on
+/// SQLite or PostgreSQL. The password hash is not loaded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KnoxUser {
     /// Primary key.
