@@ -6,6 +6,8 @@
 //!   or a `postgres://` URL for a store shared by several instances
 //! - `DEMO_USER`, `DEMO_PASSWORD`: the user created if missing (default `alice` / `alice-password`)
 //! - `PORT`: port on 127.0.0.1 (default 3000)
+//! - `API_PREFIX`: path the routes are mounted under (default `/api`; empty for
+//!   `/auth/login` and `/me`, the paths of the load harness)
 //! - `KNOX_REFRESH=1`: issue refresh tokens too, with a minimum issue interval of 1 second
 //! - `KNOX_*` (such as `KNOX_TOKEN_TTL=2s`) and `KNOX_CONFIG` (a TOML file): knox's
 //!   settings, see `SettingsLoader`; an invalid value stops the server with exit code 2
@@ -118,6 +120,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = env_or("PORT", "3000")
         .parse()
         .map_err(|_| "PORT must be a port number such as 3000")?;
+    let api_prefix = env_or("API_PREFIX", "/api");
+    if !(api_prefix.is_empty() || (api_prefix.starts_with('/') && !api_prefix.ends_with('/'))) {
+        eprintln!("API_PREFIX={api_prefix:?}: expected empty or a path such as \"/api\"");
+        std::process::exit(2);
+    }
     let demo_user = env_or("DEMO_USER", "alice");
     let demo_password = env_or("DEMO_PASSWORD", "alice-password");
 
@@ -146,25 +153,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     knox.spawn_purge_task(std::time::Duration::from_secs(3600));
 
     let app = Router::new()
-        .nest("/api/auth", AuthViews::router())
-        .route("/api/me", get(me))
+        .nest(&format!("{api_prefix}/auth"), AuthViews::router())
+        .route(&format!("{api_prefix}/me"), get(me))
         .with_state(knox);
 
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let listener = tokio::net::TcpListener::bind(address).await?;
-    let base = format!("http://{address}");
+    let base = format!("http://{address}{api_prefix}");
     println!("knox quickstart listening on {base}\n");
     println!("Log in (the response holds a token):");
-    println!("  curl -s -X POST -u {demo_user}:{demo_password} {base}/api/auth/login");
+    println!("  curl -s -X POST -u {demo_user}:{demo_password} {base}/auth/login");
     println!("Call a protected route with it:");
-    println!("  curl -s -H \"Authorization: Token $TOKEN\" {base}/api/me");
+    println!("  curl -s -H \"Authorization: Token $TOKEN\" {base}/me");
     if knox_refresh_enabled() {
         println!("Exchange the refresh token for a new pair:");
-        println!("  curl -s -X POST -H 'Content-Type: application/json' -d \"{{\\\"refresh_token\\\": \\\"$REFRESH\\\"}}\" {base}/api/auth/refresh");
+        println!("  curl -s -X POST -H 'Content-Type: application/json' -d \"{{\\\"refresh_token\\\": \\\"$REFRESH\\\"}}\" {base}/auth/refresh");
     }
     println!("Log out that token, or every token of the user:");
-    println!("  curl -s -X POST -H \"Authorization: Token $TOKEN\" {base}/api/auth/logout");
-    println!("  curl -s -X POST -H \"Authorization: Token $TOKEN\" {base}/api/auth/logoutall");
+    println!("  curl -s -X POST -H \"Authorization: Token $TOKEN\" {base}/auth/logout");
+    println!("  curl -s -X POST -H \"Authorization: Token $TOKEN\" {base}/auth/logoutall");
 
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

@@ -273,3 +273,34 @@ fn unknown_variable_stops_server() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn empty_api_prefix_serves_root_paths() {
+    let server = start(&[("API_PREFIX", "")]);
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}/auth/login", server.base))
+        .basic_auth("alice", Some("alice-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let token = response.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me = client
+        .get(format!("{}/me", server.base))
+        .header("Authorization", format!("Token {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+}
+
+#[test]
+fn invalid_api_prefix_stops_server() {
+    let (code, stderr) = run_to_exit(&[("API_PREFIX", "api/")]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("API_PREFIX=\"api/\""), "{stderr}");
+}
