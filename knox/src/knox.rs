@@ -15,7 +15,7 @@ use crate::rejection::{Challenge, KnoxRejection, RejectionKind};
 use crate::settings::{validate_prefix, Settings, SettingsError};
 use crate::store::{
     FamilyRecord, InsertOutcome, Lookup, NewFamily, NewRefreshToken, RefreshTokenRecord,
-    StoreError, TokenRecord, TokenStore,
+    Revocation, RevocationHandler, StoreError, TokenRecord, TokenStore,
 };
 use crate::users::UserBackend;
 
@@ -184,7 +184,7 @@ impl<U: Clone + Send + Sync + 'static> Knox<U> {
         let token_challenge = HeaderValue::from_str(settings.auth_header_prefix())
             .unwrap_or_else(|_| HeaderValue::from_static("Token"));
         let cache = settings.auth_cache_ttl().map(AuthCache::new);
-        Self {
+        let knox = Self {
             inner: Arc::new(Inner {
                 store,
                 users,
@@ -193,7 +193,40 @@ impl<U: Clone + Send + Sync + 'static> Knox<U> {
                 token_challenge,
                 cache,
             }),
+        };
+        knox.watch_revocations();
+        knox
+    }
+
+    /// With a cache, subscribes it to revocations made by other processes, if
+    /// the store announces them (PostgreSQL does) and a Tokio runtime is running.
+    fn watch_revocations(&self) {
+        if self.inner.cache.is_none() {
+            return;
         }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let store = Arc::clone(&self.inner.store);
+        // A weak reference, so the watcher ends once the last Knox is dropped.
+        let state = Arc::downgrade(&self.inner);
+        let handler: RevocationHandler = Arc::new(move |revocation| {
+            let Some(inner) = state.upgrade() else {
+                return false;
+            };
+            if let Some(cache) = &inner.cache {
+                match revocation {
+                    Revocation::User(user_id) => cache.forget_user(&user_id),
+                    _ => cache.clear(),
+                }
+            }
+            true
+        });
+        runtime.spawn(async move {
+            if let Err(error) = store.watch_revocations(handler).await {
+                tracing::warn!(target: "knox", error = %error, "cannot watch revocations of other processes; the cache TTL bounds them");
+            }
+        });
     }
 
     /// Returns a copy of this state that reads time from `clock`.

@@ -236,3 +236,51 @@ async fn other_instance_within_ttl() {
         "revocation reached the other instance after {lag:?}"
     );
 }
+
+/// On PostgreSQL, instances announce revocations with NOTIFY, so another
+/// instance forgets a revoked token long before a long cache TTL ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_instance_notified() {
+    if skip_postgres() {
+        return;
+    }
+    let long = Settings::builder()
+        .auth_cache_ttl(Some(Duration::from_secs(600)))
+        .build()
+        .unwrap();
+    let first = TestApp::start(Backend::Postgres, long.clone(), AuthViews::router()).await;
+    let second_db = first.db.second_pool().await;
+    let second = TestApp::start_on(second_db, long, AuthViews::router()).await;
+    // Give both listeners time to subscribe.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let token = first.login_token(ALICE).await;
+    let other = first.login_token(ALICE).await;
+    assert_eq!(
+        second.me(&token).await.status(),
+        200,
+        "cached on the second instance"
+    );
+    assert_eq!(second.me(&other).await.status(), 200);
+    assert_eq!(
+        first
+            .post_with_token("/api/auth/logout", &token)
+            .await
+            .status(),
+        204
+    );
+
+    let revoked_at = Instant::now();
+    while second.me(&token).await.status() == 200 {
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(2),
+            "the announcement did not arrive"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        second.me(&other).await.status(),
+        200,
+        "the user's other token stays valid"
+    );
+}

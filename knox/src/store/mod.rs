@@ -202,6 +202,20 @@ pub enum RotationOutcome {
     },
 }
 
+/// A revocation announced by another process sharing the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Revocation {
+    /// Some tokens of this user were revoked.
+    User(String),
+    /// Announcements may have been lost, for example on a reconnect: forget everything.
+    All,
+}
+
+/// Receives revocations from [`TokenStore::watch_revocations`]; returns
+/// `false` to stop watching.
+pub type RevocationHandler = std::sync::Arc<dyn Fn(Revocation) -> bool + Send + Sync>;
+
 /// Result of inserting a token under a per-user limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InsertOutcome {
@@ -313,6 +327,18 @@ pub trait TokenStore: Send + Sync + 'static {
     ///
     /// [`StoreError`] when the database fails.
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Calls `handler` with every revocation that any process makes on this
+    /// store, until `handler` returns `false`. Stores that cannot announce
+    /// revocations return at once; caches then rely on their TTL alone.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when watching cannot start.
+    async fn watch_revocations(&self, handler: RevocationHandler) -> Result<(), StoreError> {
+        let _ = handler;
+        Ok(())
+    }
 }
 
 /// A failure of the token or user store.

@@ -16,13 +16,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::rotation::{decide, Decision, RotationRules, RotationState};
 use super::{
     InsertOutcome, Lookup, NewFamily, NewRefreshToken, RefreshLookup, RefreshTokenRecord,
-    RotationOutcome, StoreError, TokenRecord, TokenStore, TokenTable,
+    Revocation, RevocationHandler, RotationOutcome, StoreError, TokenRecord, TokenStore,
+    TokenTable,
 };
 
 /// Migrations of the token tables, applied in order by [`PgStore::migrate`].
@@ -442,6 +443,11 @@ impl TokenStore for PgStore {
 
     async fn delete_token(&self, digest: &str) -> Result<u64, StoreError> {
         let mut transaction = self.pool.begin().await?;
+        let owner: Option<String> =
+            sqlx::query_scalar("SELECT user_id::text FROM knox_authtoken WHERE digest = $1")
+                .bind(digest)
+                .fetch_optional(&mut *transaction)
+                .await?;
         let family: Option<String> = sqlx::query_scalar(
             "SELECT family_id FROM knox_refresh_token WHERE access_digest = $1 LIMIT 1",
         )
@@ -456,6 +462,9 @@ impl TokenStore for PgStore {
                 .await?
                 .rows_affected(),
         };
+        if let Some(user_id) = owner {
+            announce_revocation(&mut transaction, &user_id).await?;
+        }
         transaction.commit().await?;
         Ok(deleted)
     }
@@ -478,6 +487,7 @@ impl TokenStore for PgStore {
             .bind(user_id)
             .execute(&mut *transaction)
             .await?;
+        announce_revocation(&mut transaction, user_id).await?;
         transaction.commit().await?;
         Ok(deleted)
     }
@@ -616,9 +626,67 @@ impl TokenStore for PgStore {
                 }
             }
         };
+        // Every outcome here removed tokens: the old pair, or the whole family.
+        let owner = match &outcome {
+            RotationOutcome::Rotated { refresh, .. } => Some(refresh.user_id.as_str()),
+            RotationOutcome::Expired { user_id } | RotationOutcome::Reused { user_id, .. } => {
+                Some(user_id.as_str())
+            }
+            _ => None,
+        };
+        if let Some(user_id) = owner {
+            announce_revocation(&mut transaction, user_id).await?;
+        }
         transaction.commit().await?;
         Ok(outcome)
     }
+
+    async fn watch_revocations(&self, handler: RevocationHandler) -> Result<(), StoreError> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(REVOCATION_CHANNEL).await?;
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => {
+                    let revocation = Revocation::User(notification.payload().to_owned());
+                    if !handler(revocation) {
+                        return Ok(());
+                    }
+                }
+                // The connection dropped and announcements may be lost; the
+                // next call reconnects.
+                Ok(None) => {
+                    tracing::warn!(target: "knox", "revocation listener reconnecting");
+                    if !handler(Revocation::All) {
+                        return Ok(());
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(target: "knox", error = %error, "revocation listener failed; retrying in 1 s");
+                    if !handler(Revocation::All) {
+                        return Ok(());
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+}
+
+/// Channel of `NOTIFY` announcements of revocations; the payload is a user id.
+const REVOCATION_CHANNEL: &str = "knox_revocations";
+
+/// Announces to every listening instance, when the transaction commits, that
+/// tokens of `user_id` were revoked.
+async fn announce_revocation(
+    connection: &mut PgConnection,
+    user_id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(REVOCATION_CHANNEL)
+        .bind(user_id)
+        .execute(connection)
+        .await?;
+    Ok(())
 }
 
 async fn insert_access_token(
