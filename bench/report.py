@@ -88,6 +88,8 @@ class Check:
             return "**not measured**"
         if self.problems:
             return "invalid: " + "; ".join(self.problems)
+        if self.target == "none":
+            return "no target"
         return "pass" if self.passed else "**fail**"
 
 

@@ -156,8 +156,10 @@ bench_ours() {
     local port log pid
     port="$(free_port)"
     log="$run_dir/ours-$1"
-    "${ours_env[@]}" DATABASE_URL="$2" PORT="$port" DEMO_PASSWORD_HASH=insecure-fast \
-        RUST_LOG="${BENCH_RUST_LOG:-warn}" "$quickstart" >"$log.out" 2>"$log.err" &
+    # load.sh takes a base URL without a path, so the routes go to the root.
+    "${ours_env[@]}" DATABASE_URL="$2" PORT="$port" API_PREFIX="" \
+        DEMO_PASSWORD_HASH=insecure-fast RUST_LOG="${BENCH_RUST_LOG:-warn}" \
+        "$quickstart" >"$log.out" 2>"$log.err" &
     pid=$!
     server_pids+=("$pid")
     for _ in $(seq 300); do
@@ -168,7 +170,7 @@ bench_ours() {
     grep -q 'knox quickstart listening on' "$log.out" ||
         fail "the quickstart did not start within 30 s; see $log.err"
 
-    local base="http://127.0.0.1:$port/api" measured=0
+    local base="http://127.0.0.1:$port" measured=0
     load "$1" ours keepalive "$base" SLASH="" SCENARIOS="$all_scenarios" && measured=1
     load "$1" ours close "$base" SLASH="" SCENARIOS=me_valid && measured=1
 

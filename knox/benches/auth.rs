@@ -124,6 +124,11 @@ fn digest(c: &mut Criterion) {
 
 /// Times `Knox::authenticate` with a token in the header: digest, store
 /// lookup, constant-time compare and user load, as the `Auth` extractor runs it.
+///
+/// NOTE: sqlx runs each SQLite connection on its own thread, so the cases that
+/// reach the store include a thread wake-up per query. On an idle 2-core VM
+/// they measured up to twenty times slower than with both cores kept busy, so
+/// compare them only between runs made under the same machine load.
 fn extractor(c: &mut Criterion) {
     let runtime = runtime();
     let mut group = c.benchmark_group("extractor");
