@@ -1,6 +1,7 @@
 //! The SQLite token store: one file in WAL mode, the embedded default.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -51,6 +52,10 @@ const REFRESH_MIGRATIONS: &[Migration] = &[Migration {
 pub struct SqliteStore {
     pool: SqlitePool,
     table: TokenTable,
+    /// Queues this process's writes. SQLite allows one writer at a time, and a
+    /// connection that finds the lock taken sleeps in its busy handler with
+    /// back-off; waiting here in FIFO order instead keeps logins fast under load.
+    write_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -75,6 +80,7 @@ impl SqliteStore {
         Self {
             pool,
             table: TokenTable::Own,
+            write_lock: Arc::default(),
         }
     }
 
@@ -120,6 +126,7 @@ impl SqliteStore {
         let store = Self {
             pool,
             table: TokenTable::Django,
+            write_lock: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -295,12 +302,14 @@ impl TokenStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<InsertOutcome, StoreError> {
         if family.is_none() && limit.is_none() {
+            let _write = self.write_lock.lock().await;
             insert_access_token(&mut *self.pool.acquire().await?, self.table, token).await?;
             return Ok(InsertOutcome::Inserted);
         }
 
         // BEGIN IMMEDIATE takes the write lock before the count, so concurrent
         // logins of one user queue here and cannot pass the limit together.
+        let _write = self.write_lock.lock().await;
         let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if let Some(limit) = limit {
             let sessions = count_sessions(&mut transaction, &token.user_id, now).await?;
@@ -352,6 +361,7 @@ impl TokenStore for SqliteStore {
         }
 
         // The condition on expiry keeps a concurrent auto-refresh from being undone.
+        let _write = self.write_lock.lock().await;
         sqlx::query("DELETE FROM knox_authtoken WHERE digest = ? AND expiry <= ?")
             .bind(digest)
             .bind(encode_time(now))
@@ -366,6 +376,7 @@ impl TokenStore for SqliteStore {
         new_expiry: DateTime<Utc>,
     ) -> Result<Option<Option<DateTime<Utc>>>, StoreError> {
         let new_expiry = encode_time(new_expiry);
+        let write = self.write_lock.lock().await;
         let updated: Option<String> = sqlx::query_scalar(
             "UPDATE knox_authtoken SET expiry = ?1
              WHERE digest = ?2 AND expiry IS NOT NULL AND expiry < ?1
@@ -375,6 +386,7 @@ impl TokenStore for SqliteStore {
         .bind(digest)
         .fetch_optional(&self.pool)
         .await?;
+        drop(write);
         if let Some(stored) = updated {
             return Ok(Some(Some(decode_time(&stored, "expiry")?)));
         }
@@ -397,6 +409,7 @@ impl TokenStore for SqliteStore {
     }
 
     async fn delete_token(&self, digest: &str) -> Result<u64, StoreError> {
+        let _write = self.write_lock.lock().await;
         let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let family: Option<String> = sqlx::query_scalar(
             "SELECT family_id FROM knox_refresh_token WHERE access_digest = ? LIMIT 1",
@@ -417,6 +430,7 @@ impl TokenStore for SqliteStore {
     }
 
     async fn delete_user_tokens(&self, user_id: &str) -> Result<u64, StoreError> {
+        let _write = self.write_lock.lock().await;
         let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut deleted = 0;
         for statement in [
@@ -455,6 +469,7 @@ impl TokenStore for SqliteStore {
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let now = encode_time(now);
+        let _write = self.write_lock.lock().await;
         let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let tokens = sqlx::query("DELETE FROM knox_authtoken WHERE expiry <= ?")
             .bind(&now)
@@ -499,6 +514,7 @@ impl TokenStore for SqliteStore {
     ) -> Result<RotationOutcome, StoreError> {
         // The write lock makes the check and the rotation one step: of several
         // concurrent requests with one token, exactly one sees it unconsumed.
+        let _write = self.write_lock.lock().await;
         let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
             "SELECT r.generation, r.consumed, f.id AS family_id, CAST(f.user_id AS TEXT) AS user_id,
