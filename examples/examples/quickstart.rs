@@ -98,8 +98,20 @@ async fn open_database(
     Ok((Arc::new(store), Arc::new(users)))
 }
 
+/// Reads `KNOX_REFRESH` with the boolean forms of the settings; an invalid
+/// value stops the quickstart.
 fn knox_refresh_enabled() -> bool {
-    std::env::var("KNOX_REFRESH").is_ok_and(|value| value == "1")
+    let Ok(value) = std::env::var("KNOX_REFRESH") else {
+        return false;
+    };
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => true,
+        "0" | "false" | "no" | "off" | "" => false,
+        _ => {
+            eprintln!("KNOX_REFRESH={value:?}: expected true or false (or 1 or 0)");
+            std::process::exit(2);
+        }
+    }
 }
 
 fn env_or(name: &str, default: &str) -> String {
@@ -117,9 +129,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
 
     let database_url = env_or("DATABASE_URL", "sqlite://knox-quickstart.sqlite3");
-    let port: u16 = env_or("PORT", "3000")
-        .parse()
-        .map_err(|_| "PORT must be a port number such as 3000")?;
+    let port_text = env_or("PORT", "3000");
+    let Ok(port) = port_text.parse::<u16>() else {
+        eprintln!("PORT={port_text:?}: expected a port number such as 3000");
+        std::process::exit(2);
+    };
     let api_prefix = env_or("API_PREFIX", "/api");
     if !(api_prefix.is_empty() || (api_prefix.starts_with('/') && !api_prefix.ends_with('/'))) {
         eprintln!("API_PREFIX={api_prefix:?}: expected empty or a path such as \"/api\"");

@@ -304,3 +304,13 @@ fn invalid_api_prefix_stops_server() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("API_PREFIX=\"api/\""), "{stderr}");
 }
+
+#[test]
+fn invalid_refresh_flag_stops_server() {
+    let (code, stderr) = run_to_exit(&[("KNOX_REFRESH", "maybe")]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("KNOX_REFRESH=\"maybe\": expected true or false"),
+        "{stderr}"
+    );
+}

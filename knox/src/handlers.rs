@@ -186,7 +186,9 @@ async fn rotate<V: KnoxHooks>(
     rules: crate::store::RotationRules,
 ) -> Result<Response, KnoxRejection> {
     let view = V::VIEW;
-    let invalid_token = || KnoxRejection::new(RejectionKind::InvalidToken, None);
+    // The refresh token is a token credential, so its 401s challenge with the token scheme.
+    let invalid_token =
+        || KnoxRejection::new(RejectionKind::InvalidToken, Some(knox.token_challenge()));
     let presented = presented_refresh_token(body)?;
     if presented.is_empty() || presented.len() > crate::knox::MAXIMUM_PRESENTED_TOKEN_LENGTH {
         return Err(invalid_token());
@@ -204,7 +206,12 @@ async fn rotate<V: KnoxHooks>(
     };
     let user = match knox.users().load_user(&found.user_id).await {
         Ok(Some(user)) if knox.users().is_active(&user) => user,
-        Ok(_) => return Err(KnoxRejection::new(RejectionKind::InactiveUser, None)),
+        Ok(_) => {
+            return Err(KnoxRejection::new(
+                RejectionKind::InactiveUser,
+                Some(knox.token_challenge()),
+            ))
+        }
         Err(error) => return Err(KnoxRejection::store_unavailable(&error)),
     };
 

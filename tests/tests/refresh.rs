@@ -449,6 +449,12 @@ async fn unknown_or_revoked_is_401(backend: Backend) {
     );
 }
 
+async fn refresh_401_challenges_token_scheme(backend: Backend) {
+    let app = start(backend, RefreshViews::router()).await;
+    let response = refresh(&app, "refresh_unknown").await;
+    assert_eq!(detail_401(response, "Token").await, "Invalid token.");
+}
+
 async fn inactive_user_gets_no_pair(backend: Backend) {
     let app = start(backend, RefreshViews::router()).await;
     let pair = login(&app).await;
@@ -578,6 +584,7 @@ async fn settings_enable_refresh(backend: Backend) {
 }
 
 store_tests!(
+    refresh_401_challenges_token_scheme,
     login_issues_refresh_token,
     refresh_body_has_no_user,
     chain_of_five_rotations,
