@@ -114,6 +114,34 @@ fn knox_refresh_enabled() -> bool {
     }
 }
 
+/// Resolves on Ctrl-C or, on Unix, SIGTERM, so `kill` also stops the server
+/// gracefully.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(terminate) => terminate,
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutting down");
+}
+
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
@@ -123,6 +151,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Logs go to stderr; stdout carries only the address and the curl lines.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
@@ -188,9 +217,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  curl -s -X POST -H \"Authorization: Token $TOKEN\" {base}/auth/logoutall");
 
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("server stopped");
     Ok(())
