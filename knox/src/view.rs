@@ -99,9 +99,9 @@ pub struct Context<'a, U> {
     pub knox: &'a Knox<U>,
     /// The time the request is handled at, from the configured clock.
     pub now: DateTime<Utc>,
-    /// What [`KnoxHooks::context`] returned, for serializers and response hooks.
+    /// The map [`KnoxHooks::context`] returned, for serializers and response hooks.
     pub extra: Map<String, Value>,
-    /// Which view is running.
+    /// The view that is running.
     pub action: ViewAction,
 }
 

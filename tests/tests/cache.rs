@@ -135,7 +135,7 @@ async fn deactivation_bounded_by_ttl(backend: Backend) {
     let token = app.login_token(ALICE).await;
     assert_eq!(app.me(&token).await.status(), 200);
 
-    // Deactivated behind knox's back: the cached entry answers until its TTL ends.
+    // Deactivated behind knox's back: the cached entry is used until its TTL ends.
     let alice = app.users.find_by_username("alice").await.unwrap();
     app.users.set_active(alice.id, false).await;
     tokio::time::sleep(CACHE_TTL).await;
@@ -196,7 +196,7 @@ store_tests!(
     auto_refresh_writes_through_cache,
 );
 
-/// Measures how long another instance keeps answering for a token revoked on
+/// Measures how long another instance keeps accepting a token revoked on
 /// the first: at most the cache TTL plus one poll.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_instance_within_ttl() {

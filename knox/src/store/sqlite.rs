@@ -54,7 +54,8 @@ pub struct SqliteStore {
     table: TokenTable,
     /// Queues this process's writes. SQLite allows one writer at a time, and a
     /// connection that finds the lock taken sleeps in its busy handler with
-    /// back-off; waiting here in FIFO order instead keeps logins fast under load.
+    /// back-off. Waiting here in FIFO order avoids those sleeps and the busy
+    /// timeout under bursts of writes.
     write_lock: Arc<tokio::sync::Mutex<()>>,
 }
 

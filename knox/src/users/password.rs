@@ -45,7 +45,8 @@ impl PasswordHasher {
         })
     }
 
-    /// The cheapest cost argon2 accepts, for tests and load benchmarks only.
+    /// Creates a hasher at the cheapest cost argon2 accepts, for tests and load
+    /// benchmarks only.
     pub fn insecure_fast() -> Self {
         Self::with_cost(Params::MIN_M_COST, Params::MIN_T_COST).unwrap_or_default()
     }
