@@ -46,7 +46,7 @@ pub struct Auth<U> {
     pub token: AuthToken,
 }
 
-/// What a handler may know of the token that authenticated its request.
+/// The details of the token that authenticated a request, as a handler sees them.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AuthToken {
     pub(crate) digest: String,

@@ -7,7 +7,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-/// What an `Authorization` header holds for one scheme.
+/// The credentials an `Authorization` header carries for one scheme.
 #[derive(PartialEq, Eq)]
 pub(crate) enum SchemeCredentials<'a> {
     /// No header, an empty one, or one for another scheme.

@@ -28,7 +28,7 @@ pub(crate) const MAXIMUM_PRESENTED_TOKEN_LENGTH: usize =
 /// every view and extractor of one user type.
 ///
 /// Cloning is cheap. Put it in the router state and implement
-/// [`FromRef`](axum::extract::FromRef) if the state holds more than `Knox`.
+/// [`FromRef`](axum::extract::FromRef) if the state contains more than `Knox`.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {

@@ -238,7 +238,7 @@ async fn other_instance_within_ttl() {
 }
 
 /// On PostgreSQL, instances announce revocations with NOTIFY, so another
-/// instance forgets a revoked token long before a long cache TTL ends.
+/// instance drops a revoked token from its cache long before a long cache TTL ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_instance_notified() {
     if skip_postgres() {

@@ -1,5 +1,5 @@
 //! A database outage gives 503 with a JSON body, and the server recovers when
-//! the database comes back. A TCP proxy on loopback stands between the store
+//! the database comes back. A TCP proxy on loopback sits between the store
 //! and PostgreSQL, so the test can cut and restore the connection.
 
 use std::net::SocketAddr;

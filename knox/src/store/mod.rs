@@ -234,7 +234,7 @@ pub enum InsertOutcome {
 pub trait TokenStore: Send + Sync + 'static {
     /// Stores `token`, and with `family` a new refresh family and its first
     /// refresh token paired with it, unless `limit` is set and the user
-    /// already holds that many live sessions at `now`.
+    /// already has that many live sessions at `now`.
     ///
     /// A session is a live family, or a live access token outside any family.
     /// Expired tokens and families never count.
