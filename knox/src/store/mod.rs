@@ -13,6 +13,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+mod batch;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod rotation;

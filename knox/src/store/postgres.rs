@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Row};
 
+use super::batch::{BatchWriter, InsertQueue, PendingInsert, SessionCounts};
 use super::rotation::{decide, Decision, RotationRules, RotationState};
 use super::{
     InsertOutcome, Lookup, NewFamily, NewRefreshToken, RefreshLookup, RefreshTokenRecord,
@@ -63,6 +64,8 @@ pub struct PgStore {
     pool: PgPool,
     table: TokenTable,
     statements: Arc<UserIdStatements>,
+    /// Logins waiting to be written together; see [`InsertQueue`].
+    inserts: Arc<InsertQueue>,
 }
 
 impl PgStore {
@@ -85,6 +88,7 @@ impl PgStore {
             pool,
             table: TokenTable::Own,
             statements: Arc::new(UserIdStatements::new(UserIdColumn::Text)),
+            inserts: Arc::default(),
         }
     }
 
@@ -144,6 +148,7 @@ impl PgStore {
             pool,
             table: TokenTable::Django,
             statements: Arc::new(UserIdStatements::new(column)),
+            inserts: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -199,14 +204,19 @@ impl UserIdColumn {
     /// The cast applies to the parameter, never to the column, so a
     /// comparison with `user_id` can use its index.
     fn parameter(self, n: u8) -> String {
+        self.cast(&format!("${n}"))
+    }
+
+    /// Returns the SQL for the text `expression` as a value of this type.
+    fn cast(self, expression: &str) -> String {
         let sql_type = match self {
-            Self::Text => return format!("${n}"),
+            Self::Text => return expression.to_owned(),
             Self::SmallInt => "smallint",
             Self::Integer => "integer",
             Self::BigInt => "bigint",
             Self::Uuid => "uuid",
         };
-        format!("CAST(${n} AS {sql_type})")
+        format!("CAST({expression} AS {sql_type})")
     }
 }
 
@@ -216,6 +226,7 @@ impl UserIdColumn {
 #[derive(Debug)]
 struct UserIdStatements {
     insert_token: String,
+    insert_tokens: String,
     delete_user_tokens: String,
     count_live_tokens: String,
     count_sessions: String,
@@ -228,6 +239,15 @@ impl UserIdStatements {
                 "INSERT INTO knox_authtoken (digest, token_key, user_id, created, expiry)
                  VALUES ($1, $2, {}, $4, $5)",
                 column.parameter(3)
+            ),
+            // The rows travel as one array per column, so a single prepared
+            // statement inserts any number of them.
+            insert_tokens: format!(
+                "INSERT INTO knox_authtoken (digest, token_key, user_id, created, expiry)
+                 SELECT digest, token_key, {}, created, expiry
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
+                     AS row (digest, token_key, user_id, created, expiry)",
+                column.cast("user_id")
             ),
             delete_user_tokens: format!(
                 "DELETE FROM knox_authtoken WHERE user_id = {}",
@@ -347,6 +367,118 @@ async fn lock_user(connection: &mut PgConnection, user_id: &str) -> Result<(), S
     Ok(())
 }
 
+/// Writes batches of logins for a [`PgStore`].
+#[derive(Clone)]
+struct Writer {
+    pool: PgPool,
+    table: TokenTable,
+    statements: Arc<UserIdStatements>,
+}
+
+impl BatchWriter for Writer {
+    type Connection = sqlx::pool::PoolConnection<sqlx::Postgres>;
+
+    async fn connect(&self) -> Result<Self::Connection, StoreError> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    async fn insert_batch(
+        &self,
+        connection: &mut Self::Connection,
+        batch: &[PendingInsert],
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
+        if batch
+            .iter()
+            .all(|insert| insert.family.is_none() && insert.limit.is_none())
+        {
+            // One statement is atomic on its own: no transaction needed.
+            insert_access_tokens(
+                connection,
+                self.table,
+                &self.statements,
+                batch.iter().map(|insert| &insert.token),
+            )
+            .await?;
+            return Ok(vec![InsertOutcome::Inserted; batch.len()]);
+        }
+
+        let mut transaction = sqlx::Connection::begin(&mut **connection).await?;
+        // Every instance takes a user's lock before counting that user's
+        // sessions. Taking a batch's locks in sorted order keeps two batches
+        // that share users from waiting on each other.
+        let mut limited: Vec<&str> = batch
+            .iter()
+            .filter(|insert| insert.limit.is_some())
+            .map(|insert| insert.token.user_id.as_str())
+            .collect();
+        limited.sort_unstable();
+        limited.dedup();
+        for user in &limited {
+            lock_user(&mut transaction, user).await?;
+        }
+
+        let mut sessions = SessionCounts::default();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for insert in batch {
+            let user = insert.token.user_id.as_str();
+            if let Some(limit) = insert.limit {
+                if !sessions.is_loaded(user) {
+                    let stored =
+                        count_sessions(&mut transaction, &self.statements, user, insert.now)
+                            .await?;
+                    sessions.load(user, stored);
+                }
+                if sessions.get(user) >= i64::from(limit) {
+                    outcomes.push(InsertOutcome::LimitReached);
+                    continue;
+                }
+            }
+            sessions.add(user);
+            outcomes.push(InsertOutcome::Inserted);
+        }
+
+        let accepted = || {
+            batch
+                .iter()
+                .zip(&outcomes)
+                .filter(|(_, outcome)| **outcome == InsertOutcome::Inserted)
+                .map(|(insert, _)| insert)
+        };
+        insert_access_tokens(
+            &mut transaction,
+            self.table,
+            &self.statements,
+            accepted().map(|insert| &insert.token),
+        )
+        .await?;
+        for insert in accepted() {
+            if let Some(new) = &insert.family {
+                sqlx::query(
+                    "INSERT INTO knox_refresh_family (id, user_id, created, expiry, generation, last_issued)
+                     VALUES ($1, $2, $3, $4, 1, $3)",
+                )
+                .bind(&new.family.id)
+                .bind(&new.family.user_id)
+                .bind(new.family.created)
+                .bind(new.family.expiry)
+                .execute(&mut *transaction)
+                .await?;
+                insert_refresh_token(
+                    &mut transaction,
+                    &new.token,
+                    &new.family.id,
+                    1,
+                    &insert.token,
+                    new.family.expiry,
+                )
+                .await?;
+            }
+        }
+        transaction.commit().await?;
+        Ok(outcomes)
+    }
+}
+
 #[async_trait]
 impl TokenStore for PgStore {
     async fn insert_token(
@@ -356,39 +488,18 @@ impl TokenStore for PgStore {
         limit: Option<u32>,
         now: DateTime<Utc>,
     ) -> Result<InsertOutcome, StoreError> {
-        let mut transaction = self.pool.begin().await?;
-        if let Some(limit) = limit {
-            lock_user(&mut transaction, &token.user_id).await?;
-            let sessions =
-                count_sessions(&mut transaction, &self.statements, &token.user_id, now).await?;
-            if sessions >= i64::from(limit) {
-                return Ok(InsertOutcome::LimitReached);
-            }
-        }
-        insert_access_token(&mut transaction, self.table, &self.statements, token).await?;
-        if let Some(new) = family {
-            sqlx::query(
-                "INSERT INTO knox_refresh_family (id, user_id, created, expiry, generation, last_issued)
-                 VALUES ($1, $2, $3, $4, 1, $3)",
-            )
-            .bind(&new.family.id)
-            .bind(&new.family.user_id)
-            .bind(new.family.created)
-            .bind(new.family.expiry)
-            .execute(&mut *transaction)
-            .await?;
-            insert_refresh_token(
-                &mut transaction,
-                &new.token,
-                &new.family.id,
-                1,
-                token,
-                new.family.expiry,
-            )
-            .await?;
-        }
-        transaction.commit().await?;
-        Ok(InsertOutcome::Inserted)
+        let insert = PendingInsert {
+            token: token.clone(),
+            family: family.cloned(),
+            limit,
+            now,
+        };
+        let writer = Writer {
+            pool: self.pool.clone(),
+            table: self.table,
+            statements: Arc::clone(&self.statements),
+        };
+        self.inserts.insert(&writer, insert).await
     }
 
     async fn find_token(&self, digest: &str, now: DateTime<Utc>) -> Result<Lookup, StoreError> {
@@ -701,6 +812,38 @@ async fn insert_access_token(
         .bind(&token.user_id)
         .bind(token.created)
         .bind(token.expiry)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+async fn insert_access_tokens<'a>(
+    connection: &mut PgConnection,
+    table: TokenTable,
+    statements: &UserIdStatements,
+    tokens: impl Iterator<Item = &'a TokenRecord>,
+) -> Result<(), StoreError> {
+    let mut digests = Vec::new();
+    let mut keys = Vec::new();
+    let mut users = Vec::new();
+    let mut created = Vec::new();
+    let mut expiries = Vec::new();
+    for token in tokens {
+        digests.push(token.digest.as_str());
+        keys.push(table.stored_token_key(&token.token_key));
+        users.push(token.user_id.as_str());
+        created.push(token.created);
+        expiries.push(token.expiry);
+    }
+    if digests.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(&statements.insert_tokens)
+        .bind(digests)
+        .bind(keys)
+        .bind(users)
+        .bind(created)
+        .bind(expiries)
         .execute(connection)
         .await?;
     Ok(())

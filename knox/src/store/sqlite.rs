@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
+use super::batch::{BatchWriter, InsertQueue, PendingInsert, SessionCounts};
 use super::rotation::{decide, Decision, RotationRules, RotationState};
 use super::{
     InsertOutcome, Lookup, NewFamily, NewRefreshToken, RefreshLookup, RefreshTokenRecord,
@@ -57,6 +58,8 @@ pub struct SqliteStore {
     /// back-off. Waiting here in FIFO order avoids those sleeps and the busy
     /// timeout under bursts of writes.
     write_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Logins waiting to be written together; see [`InsertQueue`].
+    inserts: Arc<InsertQueue>,
 }
 
 impl SqliteStore {
@@ -82,6 +85,7 @@ impl SqliteStore {
             pool,
             table: TokenTable::Own,
             write_lock: Arc::default(),
+            inserts: Arc::default(),
         }
     }
 
@@ -128,6 +132,7 @@ impl SqliteStore {
             pool,
             table: TokenTable::Django,
             write_lock: Arc::default(),
+            inserts: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -176,6 +181,9 @@ pub async fn connect(url: &str) -> Result<SqlitePool, StoreError> {
     let pool = SqlitePoolOptions::new()
         .max_connections(max_connections)
         .min_connections(1)
+        // A connection to a local file does not go stale, so the check before
+        // each use would only add a round trip to the connection's thread.
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await?;
@@ -293,6 +301,104 @@ fn decode_record(row: &sqlx::sqlite::SqliteRow) -> Result<TokenRecord, StoreErro
     })
 }
 
+/// Writes batches of logins for a [`SqliteStore`].
+#[derive(Clone)]
+struct Writer {
+    pool: SqlitePool,
+    table: TokenTable,
+    write_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl BatchWriter for Writer {
+    type Connection = sqlx::pool::PoolConnection<sqlx::Sqlite>;
+
+    async fn connect(&self) -> Result<Self::Connection, StoreError> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    async fn insert_batch(
+        &self,
+        connection: &mut Self::Connection,
+        batch: &[PendingInsert],
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
+        let _write = self.write_lock.lock().await;
+        if batch
+            .iter()
+            .all(|insert| insert.family.is_none() && insert.limit.is_none())
+        {
+            // One statement is atomic on its own: no transaction needed.
+            insert_access_tokens(
+                connection,
+                self.table,
+                batch.iter().map(|insert| &insert.token),
+            )
+            .await?;
+            return Ok(vec![InsertOutcome::Inserted; batch.len()]);
+        }
+
+        // BEGIN IMMEDIATE takes the write lock before the counts, so logins of
+        // other processes cannot pass the limit beside this batch.
+        let mut transaction =
+            sqlx::Connection::begin_with(&mut **connection, "BEGIN IMMEDIATE").await?;
+        let mut sessions = SessionCounts::default();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for insert in batch {
+            let user = insert.token.user_id.as_str();
+            if let Some(limit) = insert.limit {
+                if !sessions.is_loaded(user) {
+                    let stored = count_sessions(&mut transaction, user, insert.now).await?;
+                    sessions.load(user, stored);
+                }
+                if sessions.get(user) >= i64::from(limit) {
+                    outcomes.push(InsertOutcome::LimitReached);
+                    continue;
+                }
+            }
+            sessions.add(user);
+            outcomes.push(InsertOutcome::Inserted);
+        }
+
+        let accepted = || {
+            batch
+                .iter()
+                .zip(&outcomes)
+                .filter(|(_, outcome)| **outcome == InsertOutcome::Inserted)
+                .map(|(insert, _)| insert)
+        };
+        insert_access_tokens(
+            &mut transaction,
+            self.table,
+            accepted().map(|insert| &insert.token),
+        )
+        .await?;
+        for insert in accepted() {
+            if let Some(new) = &insert.family {
+                sqlx::query(
+                    "INSERT INTO knox_refresh_family (id, user_id, created, expiry, generation, last_issued)
+                     VALUES (?1, ?2, ?3, ?4, 1, ?3)",
+                )
+                .bind(&new.family.id)
+                .bind(&new.family.user_id)
+                .bind(encode_time(new.family.created))
+                .bind(encode_time(new.family.expiry))
+                .execute(&mut *transaction)
+                .await?;
+                insert_refresh_token(
+                    &mut transaction,
+                    &new.token,
+                    &new.family.id,
+                    1,
+                    &insert.token,
+                    new.family.expiry,
+                )
+                .await?;
+            }
+        }
+        transaction.commit().await?;
+        Ok(outcomes)
+    }
+}
+
 #[async_trait]
 impl TokenStore for SqliteStore {
     async fn insert_token(
@@ -302,46 +408,18 @@ impl TokenStore for SqliteStore {
         limit: Option<u32>,
         now: DateTime<Utc>,
     ) -> Result<InsertOutcome, StoreError> {
-        if family.is_none() && limit.is_none() {
-            let _write = self.write_lock.lock().await;
-            insert_access_token(&mut *self.pool.acquire().await?, self.table, token).await?;
-            return Ok(InsertOutcome::Inserted);
-        }
-
-        // BEGIN IMMEDIATE takes the write lock before the count, so concurrent
-        // logins of one user queue here and cannot pass the limit together.
-        let _write = self.write_lock.lock().await;
-        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        if let Some(limit) = limit {
-            let sessions = count_sessions(&mut transaction, &token.user_id, now).await?;
-            if sessions >= i64::from(limit) {
-                return Ok(InsertOutcome::LimitReached);
-            }
-        }
-        insert_access_token(&mut transaction, self.table, token).await?;
-        if let Some(new) = family {
-            sqlx::query(
-                "INSERT INTO knox_refresh_family (id, user_id, created, expiry, generation, last_issued)
-                 VALUES (?1, ?2, ?3, ?4, 1, ?3)",
-            )
-            .bind(&new.family.id)
-            .bind(&new.family.user_id)
-            .bind(encode_time(new.family.created))
-            .bind(encode_time(new.family.expiry))
-            .execute(&mut *transaction)
-            .await?;
-            insert_refresh_token(
-                &mut transaction,
-                &new.token,
-                &new.family.id,
-                1,
-                token,
-                new.family.expiry,
-            )
-            .await?;
-        }
-        transaction.commit().await?;
-        Ok(InsertOutcome::Inserted)
+        let insert = PendingInsert {
+            token: token.clone(),
+            family: family.cloned(),
+            limit,
+            now,
+        };
+        let writer = Writer {
+            pool: self.pool.clone(),
+            table: self.table,
+            write_lock: Arc::clone(&self.write_lock),
+        };
+        self.inserts.insert(&writer, insert).await
     }
 
     async fn find_token(&self, digest: &str, now: DateTime<Utc>) -> Result<Lookup, StoreError> {
@@ -593,22 +671,35 @@ impl TokenStore for SqliteStore {
     }
 }
 
-async fn insert_access_token(
+async fn insert_access_tokens<'a>(
     connection: &mut SqliteConnection,
     table: TokenTable,
-    token: &TokenRecord,
+    tokens: impl Iterator<Item = &'a TokenRecord>,
 ) -> Result<(), StoreError> {
-    // A text user id such as "42" lands as the integer 42 in Django's INTEGER
-    // column, since SQLite converts by the column's affinity.
+    let rows: Vec<_> = tokens
+        .map(|token| {
+            serde_json::json!([
+                token.digest,
+                table.stored_token_key(&token.token_key),
+                token.user_id,
+                encode_time(token.created),
+                token.expiry.map(encode_time),
+            ])
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // The rows travel as one JSON array, so a single prepared statement
+    // inserts any number of them. A text user id such as "42" lands as the
+    // integer 42 in Django's INTEGER column, since SQLite converts by the
+    // column's affinity.
     sqlx::query(
         "INSERT INTO knox_authtoken (digest, token_key, user_id, created, expiry)
-         VALUES (?, ?, ?, ?, ?)",
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4
+         FROM json_each(?)",
     )
-    .bind(&token.digest)
-    .bind(table.stored_token_key(&token.token_key))
-    .bind(&token.user_id)
-    .bind(encode_time(token.created))
-    .bind(token.expiry.map(encode_time))
+    .bind(serde_json::Value::Array(rows).to_string())
     .execute(connection)
     .await?;
     Ok(())
@@ -721,7 +812,7 @@ async fn rotate(
     .execute(&mut *connection)
     .await?;
 
-    insert_access_token(connection, table, access).await?;
+    insert_access_tokens(connection, table, std::iter::once(access)).await?;
     insert_refresh_token(
         connection,
         next,

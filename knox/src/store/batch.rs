@@ -1,0 +1,257 @@
+//! Group commit for logins: token inserts that arrive together are written in
+//! one transaction.
+//!
+//! Every login writes a row, and a database takes its writes one at a time.
+//! Sent one by one, concurrent logins queue for the write lock and each pays
+//! the commit and the round trips to the database alone. An [`InsertQueue`]
+//! hands them to one writer task instead. The writer takes every insert
+//! waiting in the queue, up to [`MAX_BATCH`], writes them in one transaction
+//! and answers each caller; the inserts that arrive meanwhile form the next
+//! batch. Nothing waits for a batch to fill: a lone login is written at once.
+//!
+//! A batch applies its inserts in arrival order under the same rules as single
+//! inserts, so the per-user limit holds exactly as before. When a batch fails,
+//! its inserts are retried one by one, so one bad row cannot fail other users'
+//! logins.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{InsertOutcome, NewFamily, StoreError, TokenRecord};
+
+/// The most inserts one transaction takes.
+pub(crate) const MAX_BATCH: usize = 128;
+
+/// How many inserts may wait for the writer before callers wait to queue.
+const QUEUE_CAPACITY: usize = 1024;
+
+/// One login's insert, as [`TokenStore::insert_token`](super::TokenStore::insert_token) takes it.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingInsert {
+    pub(crate) token: TokenRecord,
+    pub(crate) family: Option<NewFamily>,
+    pub(crate) limit: Option<u32>,
+    pub(crate) now: DateTime<Utc>,
+}
+
+/// A store's way to write several inserts in one transaction.
+pub(crate) trait BatchWriter: Send + Sync + 'static {
+    /// A connection the writer keeps while inserts keep arriving.
+    type Connection: Send;
+
+    /// Takes a connection from the store's pool.
+    fn connect(&self) -> impl Future<Output = Result<Self::Connection, StoreError>> + Send;
+
+    /// Applies `batch` in order in one transaction and returns one outcome per
+    /// insert, in the same order; on an error nothing of the batch is stored.
+    fn insert_batch(
+        &self,
+        connection: &mut Self::Connection,
+        batch: &[PendingInsert],
+    ) -> impl Future<Output = Result<Vec<InsertOutcome>, StoreError>> + Send;
+}
+
+type Job = (
+    PendingInsert,
+    oneshot::Sender<Result<InsertOutcome, StoreError>>,
+);
+
+/// Queue of inserts in front of one writer task.
+///
+/// The task starts with the first insert, on the runtime of that caller, and
+/// ends when the queue is dropped. If that runtime shuts down, the next insert
+/// starts a new task on its own runtime.
+#[derive(Debug, Default)]
+pub(crate) struct InsertQueue {
+    sender: Mutex<Option<mpsc::Sender<Job>>>,
+}
+
+impl InsertQueue {
+    /// Queues `insert` for the writer task, starting the task with a clone of
+    /// `writer` if none runs, and waits for its outcome.
+    pub(crate) async fn insert<W>(
+        &self,
+        writer: &W,
+        insert: PendingInsert,
+    ) -> Result<InsertOutcome, StoreError>
+    where
+        W: BatchWriter + Clone,
+    {
+        let (reply, outcome) = oneshot::channel();
+        let sender = self.sender(writer);
+        if let Err(mpsc::error::SendError((insert, _))) = sender.send((insert, reply)).await {
+            // The task's runtime has shut down. The next call starts another;
+            // this insert is written here.
+            self.forget(&sender);
+            return insert_alone(writer, &mut None, &insert).await;
+        }
+        // The task drops the answer only when its runtime shuts down mid-batch.
+        outcome
+            .await
+            .unwrap_or(Err(StoreError::Database(sqlx::Error::WorkerCrashed)))
+    }
+
+    fn sender<W: BatchWriter + Clone>(&self, writer: &W) -> mpsc::Sender<Job> {
+        let mut slot = self
+            .sender
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(sender) = slot.as_ref().filter(|sender| !sender.is_closed()) {
+            return sender.clone();
+        }
+        let (sender, jobs) = mpsc::channel(QUEUE_CAPACITY);
+        tokio::spawn(run_writer(writer.clone(), jobs));
+        *slot = Some(sender.clone());
+        sender
+    }
+
+    fn forget(&self, stale: &mpsc::Sender<Job>) {
+        let mut slot = self
+            .sender
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if slot
+            .as_ref()
+            .is_some_and(|sender| sender.same_channel(stale))
+        {
+            *slot = None;
+        }
+    }
+}
+
+/// Writes one insert as a batch of its own, on `connection`, taking one from
+/// the pool if it is `None`.
+async fn insert_alone<W: BatchWriter>(
+    writer: &W,
+    connection: &mut Option<W::Connection>,
+    insert: &PendingInsert,
+) -> Result<InsertOutcome, StoreError> {
+    let held = match connection {
+        Some(held) => held,
+        None => connection.insert(writer.connect().await?),
+    };
+    let written = writer
+        .insert_batch(held, std::slice::from_ref(insert))
+        .await;
+    if written
+        .as_ref()
+        .is_err_and(|error| !is_statement_error(error))
+    {
+        *connection = None;
+    }
+    // A writer returns one outcome per insert; an empty answer stores nothing
+    // that a caller could be told about.
+    written?
+        .first()
+        .copied()
+        .ok_or(StoreError::Database(sqlx::Error::WorkerCrashed))
+}
+
+/// The writer task: takes what is queued, writes it as one batch, answers.
+///
+/// It keeps its connection while more inserts wait, so under a stream of
+/// logins it does not queue behind readers for a connection at every batch,
+/// and gives it back as soon as the queue is empty.
+async fn run_writer<W: BatchWriter>(writer: W, mut jobs: mpsc::Receiver<Job>) {
+    let mut queued = Vec::with_capacity(MAX_BATCH);
+    let mut connection = None;
+    loop {
+        if jobs.is_empty() {
+            connection = None;
+        }
+        if jobs.recv_many(&mut queued, MAX_BATCH).await == 0 {
+            return;
+        }
+        let (batch, replies): (Vec<_>, Vec<_>) = queued.drain(..).unzip();
+        let written = match connection.as_mut() {
+            Some(held) => writer.insert_batch(held, &batch).await,
+            None => match writer.connect().await {
+                Ok(held) => writer.insert_batch(connection.insert(held), &batch).await,
+                Err(error) => Err(error),
+            },
+        };
+        match written {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    // A caller that went away no longer needs its answer.
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(error) if batch.len() > 1 && is_statement_error(&error) => {
+                // The database refused a statement, maybe for one row. Nothing
+                // of the batch was stored, so each insert gets its own try.
+                for (insert, reply) in batch.iter().zip(replies) {
+                    let _ = reply.send(insert_alone(&writer, &mut connection, insert).await);
+                }
+            }
+            Err(error) => {
+                // The connection failed: every insert of the batch fails alike,
+                // at once, and the next batch takes a fresh connection.
+                connection = None;
+                let mut replies = replies.into_iter();
+                for reply in replies.by_ref().take(batch.len() - 1) {
+                    let _ = reply.send(Err(copy_error(&error)));
+                }
+                if let Some(reply) = replies.next() {
+                    let _ = reply.send(Err(error));
+                }
+            }
+        }
+    }
+}
+
+/// Returns whether the database answered `error` to a statement, rather than
+/// the connection or the pool failing.
+fn is_statement_error(error: &StoreError) -> bool {
+    matches!(error, StoreError::Database(sqlx::Error::Database(_)))
+}
+
+/// Copies a connection or pool error for each caller of a failed batch.
+fn copy_error(error: &StoreError) -> StoreError {
+    let copy = match error {
+        StoreError::Database(sqlx::Error::PoolTimedOut) => sqlx::Error::PoolTimedOut,
+        StoreError::Database(sqlx::Error::PoolClosed) => sqlx::Error::PoolClosed,
+        StoreError::Database(sqlx::Error::WorkerCrashed) => sqlx::Error::WorkerCrashed,
+        StoreError::Database(sqlx::Error::Io(io)) => {
+            sqlx::Error::Io(std::io::Error::new(io.kind(), io.to_string()))
+        }
+        StoreError::Database(other) => sqlx::Error::Protocol(other.to_string()),
+        other => sqlx::Error::Protocol(other.to_string()),
+    };
+    StoreError::Database(copy)
+}
+
+/// Live sessions per user while a batch is decided: the stored count, read
+/// once per user inside the batch's transaction, plus the batch's inserts
+/// accepted so far.
+#[derive(Debug, Default)]
+pub(crate) struct SessionCounts<'a> {
+    stored: HashMap<&'a str, i64>,
+    accepted: HashMap<&'a str, i64>,
+}
+
+impl<'a> SessionCounts<'a> {
+    /// Returns whether the stored count of `user` has been read.
+    pub(crate) fn is_loaded(&self, user: &str) -> bool {
+        self.stored.contains_key(user)
+    }
+
+    /// Records the stored count of `user`.
+    pub(crate) fn load(&mut self, user: &'a str, stored: i64) {
+        self.stored.insert(user, stored);
+    }
+
+    /// Returns the sessions of `user`: stored plus accepted in this batch.
+    pub(crate) fn get(&self, user: &str) -> i64 {
+        self.stored.get(user).copied().unwrap_or(0) + self.accepted.get(user).copied().unwrap_or(0)
+    }
+
+    /// Counts one more accepted insert of `user`.
+    pub(crate) fn add(&mut self, user: &'a str) {
+        *self.accepted.entry(user).or_default() += 1;
+    }
+}
