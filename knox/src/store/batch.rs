@@ -46,6 +46,13 @@ pub(crate) trait BatchWriter: Send + Sync + 'static {
     /// Takes a connection from the store's pool.
     fn connect(&self) -> impl Future<Output = Result<Self::Connection, StoreError>> + Send;
 
+    /// Returns whether the writer keeps `connection` while no insert waits;
+    /// by default it goes back to the pool.
+    fn keep_when_idle(connection: &Self::Connection) -> bool {
+        let _ = connection;
+        false
+    }
+
     /// Applies `batch` in order in one transaction and returns one outcome per
     /// insert, in the same order; on an error nothing of the batch is stored.
     fn insert_batch(
@@ -160,7 +167,7 @@ async fn run_writer<W: BatchWriter>(writer: W, mut jobs: mpsc::Receiver<Job>) {
     let mut queued = Vec::with_capacity(MAX_BATCH);
     let mut connection = None;
     loop {
-        if jobs.is_empty() {
+        if jobs.is_empty() && !connection.as_ref().is_some_and(W::keep_when_idle) {
             connection = None;
         }
         if jobs.recv_many(&mut queued, MAX_BATCH).await == 0 {
@@ -225,33 +232,59 @@ fn copy_error(error: &StoreError) -> StoreError {
     StoreError::Database(copy)
 }
 
-/// Live sessions per user while a batch is decided: the stored count, read
-/// once per user inside the batch's transaction, plus the batch's inserts
-/// accepted so far.
-#[derive(Debug, Default)]
-pub(crate) struct SessionCounts<'a> {
-    stored: HashMap<&'a str, i64>,
-    accepted: HashMap<&'a str, i64>,
+/// Returns the users of `batch`'s inserts that have a limit, sorted, each
+/// once: those whose sessions the batch must count, and lock first where the
+/// store locks users.
+pub(crate) fn limited_users(batch: &[PendingInsert]) -> Vec<&str> {
+    let mut users: Vec<&str> = batch
+        .iter()
+        .filter(|insert| insert.limit.is_some())
+        .map(|insert| insert.token.user_id.as_str())
+        .collect();
+    users.sort_unstable();
+    users.dedup();
+    users
 }
 
-impl<'a> SessionCounts<'a> {
-    /// Returns whether the stored count of `user` has been read.
-    pub(crate) fn is_loaded(&self, user: &str) -> bool {
-        self.stored.contains_key(user)
-    }
+/// Returns the time at which a batch counts live sessions: its latest insert's.
+pub(crate) fn counted_at(batch: &[PendingInsert]) -> DateTime<Utc> {
+    batch
+        .iter()
+        .map(|insert| insert.now)
+        .max()
+        .unwrap_or_else(Utc::now)
+}
 
-    /// Records the stored count of `user`.
-    pub(crate) fn load(&mut self, user: &'a str, stored: i64) {
-        self.stored.insert(user, stored);
-    }
+/// Decides each insert of `batch` in arrival order, given the stored sessions
+/// of every user from [`limited_users`]: an insert with a limit is refused
+/// when its user's stored sessions plus those accepted earlier in the batch
+/// reach that limit.
+pub(crate) fn decide_limits(
+    batch: &[PendingInsert],
+    stored: &HashMap<&str, i64>,
+) -> Vec<InsertOutcome> {
+    let mut sessions: HashMap<&str, i64> = stored.clone();
+    batch
+        .iter()
+        .map(|insert| {
+            let count = sessions.entry(insert.token.user_id.as_str()).or_default();
+            if insert.limit.is_some_and(|limit| *count >= i64::from(limit)) {
+                return InsertOutcome::LimitReached;
+            }
+            *count += 1;
+            InsertOutcome::Inserted
+        })
+        .collect()
+}
 
-    /// Returns the sessions of `user`: stored plus accepted in this batch.
-    pub(crate) fn get(&self, user: &str) -> i64 {
-        self.stored.get(user).copied().unwrap_or(0) + self.accepted.get(user).copied().unwrap_or(0)
-    }
-
-    /// Counts one more accepted insert of `user`.
-    pub(crate) fn add(&mut self, user: &'a str) {
-        *self.accepted.entry(user).or_default() += 1;
-    }
+/// Returns the inserts of `batch` that `outcomes` accepted.
+pub(crate) fn accepted<'a>(
+    batch: &'a [PendingInsert],
+    outcomes: &'a [InsertOutcome],
+) -> impl Iterator<Item = &'a PendingInsert> + Clone {
+    batch
+        .iter()
+        .zip(outcomes)
+        .filter(|(_, outcome)| **outcome == InsertOutcome::Inserted)
+        .map(|(insert, _)| insert)
 }

@@ -10,6 +10,7 @@
 //! built once per store with a cast to the column's type. The cast keeps them
 //! valid and the index on `user_id` usable. Every read returns `user_id::text`.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +20,9 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Row};
 
-use super::batch::{BatchWriter, InsertQueue, PendingInsert, SessionCounts};
+use super::batch::{
+    accepted, counted_at, decide_limits, limited_users, BatchWriter, InsertQueue, PendingInsert,
+};
 use super::rotation::{decide, Decision, RotationRules, RotationState};
 use super::{
     InsertOutcome, Lookup, NewFamily, NewRefreshToken, RefreshLookup, RefreshTokenRecord,
@@ -404,75 +407,46 @@ impl BatchWriter for Writer {
 
         let mut transaction = sqlx::Connection::begin(&mut **connection).await?;
         // Every instance takes a user's lock before counting that user's
-        // sessions. Taking a batch's locks in sorted order keeps two batches
-        // that share users from waiting on each other.
-        let mut limited: Vec<&str> = batch
-            .iter()
-            .filter(|insert| insert.limit.is_some())
-            .map(|insert| insert.token.user_id.as_str())
-            .collect();
-        limited.sort_unstable();
-        limited.dedup();
-        for user in &limited {
+        // sessions. A batch takes its users' locks in sorted order, so two
+        // batches that share users cannot wait on each other.
+        let users = limited_users(batch);
+        for user in &users {
             lock_user(&mut transaction, user).await?;
         }
-
-        let mut sessions = SessionCounts::default();
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for insert in batch {
-            let user = insert.token.user_id.as_str();
-            if let Some(limit) = insert.limit {
-                if !sessions.is_loaded(user) {
-                    let stored =
-                        count_sessions(&mut transaction, &self.statements, user, insert.now)
-                            .await?;
-                    sessions.load(user, stored);
-                }
-                if sessions.get(user) >= i64::from(limit) {
-                    outcomes.push(InsertOutcome::LimitReached);
-                    continue;
-                }
-            }
-            sessions.add(user);
-            outcomes.push(InsertOutcome::Inserted);
+        let now = counted_at(batch);
+        let mut stored = HashMap::new();
+        for user in users {
+            let sessions = count_sessions(&mut transaction, &self.statements, user, now).await?;
+            stored.insert(user, sessions);
         }
+        let outcomes = decide_limits(batch, &stored);
 
-        let accepted = || {
-            batch
-                .iter()
-                .zip(&outcomes)
-                .filter(|(_, outcome)| **outcome == InsertOutcome::Inserted)
-                .map(|(insert, _)| insert)
-        };
-        insert_access_tokens(
-            &mut transaction,
-            self.table,
-            &self.statements,
-            accepted().map(|insert| &insert.token),
-        )
-        .await?;
-        for insert in accepted() {
-            if let Some(new) = &insert.family {
-                sqlx::query(
-                    "INSERT INTO knox_refresh_family (id, user_id, created, expiry, generation, last_issued)
-                     VALUES ($1, $2, $3, $4, 1, $3)",
-                )
-                .bind(&new.family.id)
-                .bind(&new.family.user_id)
-                .bind(new.family.created)
-                .bind(new.family.expiry)
-                .execute(&mut *transaction)
-                .await?;
-                insert_refresh_token(
-                    &mut transaction,
-                    &new.token,
-                    &new.family.id,
-                    1,
-                    &insert.token,
-                    new.family.expiry,
-                )
-                .await?;
-            }
+        let inserts = accepted(batch, &outcomes);
+        let tokens = inserts.clone().map(|insert| &insert.token);
+        insert_access_tokens(&mut transaction, self.table, &self.statements, tokens).await?;
+        for insert in inserts {
+            let Some(new) = &insert.family else {
+                continue;
+            };
+            sqlx::query(
+                "INSERT INTO knox_refresh_family (id, user_id, created, expiry, generation, last_issued)
+                 VALUES ($1, $2, $3, $4, 1, $3)",
+            )
+            .bind(&new.family.id)
+            .bind(&new.family.user_id)
+            .bind(new.family.created)
+            .bind(new.family.expiry)
+            .execute(&mut *transaction)
+            .await?;
+            insert_refresh_token(
+                &mut transaction,
+                &new.token,
+                &new.family.id,
+                1,
+                &insert.token,
+                new.family.expiry,
+            )
+            .await?;
         }
         transaction.commit().await?;
         Ok(outcomes)

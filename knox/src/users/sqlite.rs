@@ -5,6 +5,7 @@ use chrono::Utc;
 use sqlx::{Row, SqlitePool};
 
 use super::{KnoxUser, PasswordHasher, UserBackend};
+use crate::store::sqlite::lease::Lender;
 use crate::store::sqlite::{apply_migrations, encode_time, Migration};
 use crate::store::StoreError;
 
@@ -30,12 +31,18 @@ const USER_MIGRATIONS: &[Migration] = &[Migration {
 pub struct SqliteUsers {
     pool: SqlitePool,
     hasher: PasswordHasher,
+    /// Connections for the lookups of logins and authentications.
+    reads: std::sync::Arc<Lender>,
 }
 
 impl SqliteUsers {
     /// Creates the backend on `pool`; call [`migrate`](Self::migrate) once.
     pub fn new(pool: SqlitePool, hasher: PasswordHasher) -> Self {
-        Self { pool, hasher }
+        Self {
+            reads: std::sync::Arc::new(Lender::new(pool.clone())),
+            pool,
+            hasher,
+        }
     }
 
     /// Returns the connection pool.
@@ -146,7 +153,7 @@ impl UserBackend for SqliteUsers {
         };
         let row = sqlx::query("SELECT id, username, is_active FROM knox_user WHERE id = ?")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.reads.lease().await?)
             .await?;
         row.map(|row| decode_user(&row)).transpose()
     }
@@ -160,7 +167,7 @@ impl UserBackend for SqliteUsers {
             "SELECT id, username, is_active, password FROM knox_user WHERE username = ?",
         )
         .bind(username)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.reads.lease().await?)
         .await?;
 
         let (user, stored_hash) = match row {

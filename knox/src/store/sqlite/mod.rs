@@ -9,7 +9,12 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use super::batch::{BatchWriter, InsertQueue, PendingInsert, SessionCounts};
+pub(crate) mod lease;
+mod writer;
+
+use self::lease::Lender;
+use self::writer::{Checkpoints, Writer};
+use super::batch::{InsertQueue, PendingInsert};
 use super::rotation::{decide, Decision, RotationRules, RotationState};
 use super::{
     InsertOutcome, Lookup, NewFamily, NewRefreshToken, RefreshLookup, RefreshTokenRecord,
@@ -25,12 +30,12 @@ const TOKEN_MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "knox_authtoken",
-        sql: include_str!("../../migrations/sqlite/0001_knox_authtoken.sql"),
+        sql: include_str!("../../../migrations/sqlite/0001_knox_authtoken.sql"),
     },
     Migration {
         version: 2,
         name: "refresh_tokens",
-        sql: include_str!("../../migrations/sqlite/0002_refresh_tokens.sql"),
+        sql: include_str!("../../../migrations/sqlite/0002_refresh_tokens.sql"),
     },
 ];
 
@@ -39,7 +44,7 @@ const TOKEN_MIGRATIONS: &[Migration] = &[
 const REFRESH_MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     name: "refresh_tokens",
-    sql: include_str!("../../migrations/sqlite/0002_refresh_tokens.sql"),
+    sql: include_str!("../../../migrations/sqlite/0002_refresh_tokens.sql"),
 }];
 
 /// A token store on SQLite.
@@ -60,6 +65,9 @@ pub struct SqliteStore {
     write_lock: Arc<tokio::sync::Mutex<()>>,
     /// Logins waiting to be written together; see [`InsertQueue`].
     inserts: Arc<InsertQueue>,
+    checkpoints: Arc<Checkpoints>,
+    /// Connections for token lookups; see [`Lender`].
+    reads: Arc<Lender>,
 }
 
 impl SqliteStore {
@@ -82,10 +90,12 @@ impl SqliteStore {
     /// Wraps an existing pool without migrating it.
     pub fn new(pool: SqlitePool) -> Self {
         Self {
-            pool,
             table: TokenTable::Own,
             write_lock: Arc::default(),
             inserts: Arc::default(),
+            checkpoints: Arc::default(),
+            reads: Arc::new(Lender::new(pool.clone())),
+            pool,
         }
     }
 
@@ -129,10 +139,12 @@ impl SqliteStore {
         }
 
         let store = Self {
-            pool,
             table: TokenTable::Django,
             write_lock: Arc::default(),
             inserts: Arc::default(),
+            checkpoints: Arc::default(),
+            reads: Arc::new(Lender::new(pool.clone())),
+            pool,
         };
         store.migrate().await?;
         Ok(store)
@@ -301,104 +313,6 @@ fn decode_record(row: &sqlx::sqlite::SqliteRow) -> Result<TokenRecord, StoreErro
     })
 }
 
-/// Writes batches of logins for a [`SqliteStore`].
-#[derive(Clone)]
-struct Writer {
-    pool: SqlitePool,
-    table: TokenTable,
-    write_lock: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl BatchWriter for Writer {
-    type Connection = sqlx::pool::PoolConnection<sqlx::Sqlite>;
-
-    async fn connect(&self) -> Result<Self::Connection, StoreError> {
-        Ok(self.pool.acquire().await?)
-    }
-
-    async fn insert_batch(
-        &self,
-        connection: &mut Self::Connection,
-        batch: &[PendingInsert],
-    ) -> Result<Vec<InsertOutcome>, StoreError> {
-        let _write = self.write_lock.lock().await;
-        if batch
-            .iter()
-            .all(|insert| insert.family.is_none() && insert.limit.is_none())
-        {
-            // One statement is atomic on its own: no transaction needed.
-            insert_access_tokens(
-                connection,
-                self.table,
-                batch.iter().map(|insert| &insert.token),
-            )
-            .await?;
-            return Ok(vec![InsertOutcome::Inserted; batch.len()]);
-        }
-
-        // BEGIN IMMEDIATE takes the write lock before the counts, so logins of
-        // other processes cannot pass the limit beside this batch.
-        let mut transaction =
-            sqlx::Connection::begin_with(&mut **connection, "BEGIN IMMEDIATE").await?;
-        let mut sessions = SessionCounts::default();
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for insert in batch {
-            let user = insert.token.user_id.as_str();
-            if let Some(limit) = insert.limit {
-                if !sessions.is_loaded(user) {
-                    let stored = count_sessions(&mut transaction, user, insert.now).await?;
-                    sessions.load(user, stored);
-                }
-                if sessions.get(user) >= i64::from(limit) {
-                    outcomes.push(InsertOutcome::LimitReached);
-                    continue;
-                }
-            }
-            sessions.add(user);
-            outcomes.push(InsertOutcome::Inserted);
-        }
-
-        let accepted = || {
-            batch
-                .iter()
-                .zip(&outcomes)
-                .filter(|(_, outcome)| **outcome == InsertOutcome::Inserted)
-                .map(|(insert, _)| insert)
-        };
-        insert_access_tokens(
-            &mut transaction,
-            self.table,
-            accepted().map(|insert| &insert.token),
-        )
-        .await?;
-        for insert in accepted() {
-            if let Some(new) = &insert.family {
-                sqlx::query(
-                    "INSERT INTO knox_refresh_family (id, user_id, created, expiry, generation, last_issued)
-                     VALUES (?1, ?2, ?3, ?4, 1, ?3)",
-                )
-                .bind(&new.family.id)
-                .bind(&new.family.user_id)
-                .bind(encode_time(new.family.created))
-                .bind(encode_time(new.family.expiry))
-                .execute(&mut *transaction)
-                .await?;
-                insert_refresh_token(
-                    &mut transaction,
-                    &new.token,
-                    &new.family.id,
-                    1,
-                    &insert.token,
-                    new.family.expiry,
-                )
-                .await?;
-            }
-        }
-        transaction.commit().await?;
-        Ok(outcomes)
-    }
-}
-
 #[async_trait]
 impl TokenStore for SqliteStore {
     async fn insert_token(
@@ -418,6 +332,7 @@ impl TokenStore for SqliteStore {
             pool: self.pool.clone(),
             table: self.table,
             write_lock: Arc::clone(&self.write_lock),
+            checkpoints: Arc::clone(&self.checkpoints),
         };
         self.inserts.insert(&writer, insert).await
     }
@@ -428,7 +343,7 @@ impl TokenStore for SqliteStore {
              FROM knox_authtoken WHERE digest = ?",
         )
         .bind(digest)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.reads.lease().await?)
         .await?;
         let Some(row) = row else {
             return Ok(Lookup::Missing);

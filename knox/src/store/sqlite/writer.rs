@@ -1,0 +1,238 @@
+//! The SQLite login writer: batches of token inserts on a connection of its
+//! own, with the WAL checkpoints moved off that connection.
+//!
+//! SQLite copies the write-ahead log back into the database file at a
+//! checkpoint, and by default the connection whose commit makes the log pass
+//! 1000 pages runs it inside that commit, including an fsync. Under a stream
+//! of logins that is the writer, so every login in the queue waits for the
+//! disk. The writer's own connection therefore has automatic checkpoints off,
+//! and a task on a pooled connection runs a passive checkpoint, which never
+//! blocks the writer, at most every [`CHECKPOINT_INTERVAL`] while logins are
+//! written. Other connections keep SQLite's automatic checkpoints.
+
+use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sqlx::pool::PoolConnection;
+use sqlx::{ConnectOptions, Sqlite, SqliteConnection, SqlitePool};
+
+use super::{count_sessions, encode_time, insert_access_tokens, insert_refresh_token};
+use crate::store::batch::{
+    accepted, counted_at, decide_limits, limited_users, BatchWriter, PendingInsert,
+};
+use crate::store::{InsertOutcome, StoreError, TokenTable};
+
+/// The shortest time between two checkpoints that the writer starts.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Length of the write-ahead log, in pages, past which a checkpoint makes the
+/// log start over: 16 MiB with SQLite's default 4 KiB pages.
+const RESTART_FRAMES: i64 = 4096;
+
+/// Writes batches of logins for a [`SqliteStore`](super::SqliteStore).
+#[derive(Debug, Clone)]
+pub(super) struct Writer {
+    pub(super) pool: SqlitePool,
+    pub(super) table: TokenTable,
+    pub(super) write_lock: Arc<tokio::sync::Mutex<()>>,
+    pub(super) checkpoints: Arc<Checkpoints>,
+}
+
+/// The writer's connection.
+#[derive(Debug)]
+pub(super) enum WriterConnection {
+    /// A connection of its own to a database file, without automatic checkpoints.
+    Own(SqliteConnection),
+    /// A pooled connection, for an in-memory or temporary database, which
+    /// exists only on the pool's connection.
+    Pooled(PoolConnection<Sqlite>),
+}
+
+impl Deref for WriterConnection {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        match self {
+            WriterConnection::Own(connection) => connection,
+            WriterConnection::Pooled(connection) => connection,
+        }
+    }
+}
+
+impl DerefMut for WriterConnection {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        match self {
+            WriterConnection::Own(connection) => connection,
+            WriterConnection::Pooled(connection) => connection,
+        }
+    }
+}
+
+/// When the last checkpoint started, and whether one runs now.
+#[derive(Debug)]
+pub(super) struct Checkpoints {
+    running: AtomicBool,
+    last: Mutex<Instant>,
+}
+
+impl Default for Checkpoints {
+    fn default() -> Self {
+        Self {
+            running: AtomicBool::new(false),
+            last: Mutex::new(Instant::now()),
+        }
+    }
+}
+
+impl Writer {
+    /// Starts a passive checkpoint on a pooled connection unless one runs or
+    /// one started less than [`CHECKPOINT_INTERVAL`] ago.
+    fn request_checkpoint(&self) {
+        let checkpoints = &self.checkpoints;
+        {
+            let mut last = checkpoints
+                .last
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if last.elapsed() < CHECKPOINT_INTERVAL
+                || checkpoints.running.swap(true, Ordering::AcqRel)
+            {
+                return;
+            }
+            *last = Instant::now();
+        }
+
+        let pool = self.pool.clone();
+        let checkpoints = Arc::clone(checkpoints);
+        tokio::spawn(async move {
+            if let Err(error) = checkpoint(&pool).await {
+                // The log stays longer until the next checkpoint.
+                tracing::warn!(target: "knox", error = %error, "SQLite checkpoint failed");
+            }
+            checkpoints.running.store(false, Ordering::Release);
+        });
+    }
+}
+
+/// Copies the write-ahead log into the database file.
+///
+/// A passive checkpoint waits for nobody, but under a steady stream of writes
+/// and reads it never finds the whole log copied and unused, which SQLite
+/// needs before it starts the log over, so the log file would grow without
+/// bound. Once the log is longer than [`RESTART_FRAMES`], a restart
+/// checkpoint waits for the current readers and makes the next write start the
+/// log over; writers wait meanwhile in their busy handler.
+async fn checkpoint(pool: &SqlitePool) -> Result<(), sqlx::Error> {
+    let (_, log_frames, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(pool)
+        .await?;
+    if log_frames > RESTART_FRAMES {
+        sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+impl BatchWriter for Writer {
+    type Connection = WriterConnection;
+
+    async fn connect(&self) -> Result<WriterConnection, StoreError> {
+        // An in-memory or temporary database has no file name, and a second
+        // connection would not reach it.
+        let file: String =
+            sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_one(&self.pool)
+                .await?;
+        if file.is_empty() {
+            return Ok(WriterConnection::Pooled(self.pool.acquire().await?));
+        }
+
+        // The pool's options, so the same pragmas and busy timeout apply.
+        let mut connection = self.pool.connect_options().connect().await?;
+        sqlx::query("PRAGMA wal_autocheckpoint = 0")
+            .execute(&mut connection)
+            .await?;
+        Ok(WriterConnection::Own(connection))
+    }
+
+    fn keep_when_idle(connection: &WriterConnection) -> bool {
+        matches!(connection, WriterConnection::Own(_))
+    }
+
+    async fn insert_batch(
+        &self,
+        connection: &mut WriterConnection,
+        batch: &[PendingInsert],
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
+        let outcomes = {
+            let _write = self.write_lock.lock().await;
+            self.write(connection, batch).await?
+        };
+        if matches!(connection, WriterConnection::Own(_)) {
+            self.request_checkpoint();
+        }
+        Ok(outcomes)
+    }
+}
+
+impl Writer {
+    async fn write(
+        &self,
+        connection: &mut SqliteConnection,
+        batch: &[PendingInsert],
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
+        if batch
+            .iter()
+            .all(|insert| insert.family.is_none() && insert.limit.is_none())
+        {
+            // One statement is atomic on its own: no transaction needed.
+            let tokens = batch.iter().map(|insert| &insert.token);
+            insert_access_tokens(connection, self.table, tokens).await?;
+            return Ok(vec![InsertOutcome::Inserted; batch.len()]);
+        }
+
+        // BEGIN IMMEDIATE takes the database's write lock before the counts,
+        // so logins of other processes cannot pass the limit beside this batch.
+        let mut transaction = sqlx::Connection::begin_with(connection, "BEGIN IMMEDIATE").await?;
+        let now = counted_at(batch);
+        let mut stored = HashMap::new();
+        for user in limited_users(batch) {
+            stored.insert(user, count_sessions(&mut transaction, user, now).await?);
+        }
+        let outcomes = decide_limits(batch, &stored);
+
+        let inserts = accepted(batch, &outcomes);
+        let tokens = inserts.clone().map(|insert| &insert.token);
+        insert_access_tokens(&mut transaction, self.table, tokens).await?;
+        for insert in inserts {
+            let Some(new) = &insert.family else {
+                continue;
+            };
+            sqlx::query(
+                "INSERT INTO knox_refresh_family (id, user_id, created, expiry, generation, last_issued)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?3)",
+            )
+            .bind(&new.family.id)
+            .bind(&new.family.user_id)
+            .bind(encode_time(new.family.created))
+            .bind(encode_time(new.family.expiry))
+            .execute(&mut *transaction)
+            .await?;
+            insert_refresh_token(
+                &mut transaction,
+                &new.token,
+                &new.family.id,
+                1,
+                &insert.token,
+                new.family.expiry,
+            )
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(outcomes)
+    }
+}
