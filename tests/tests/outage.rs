@@ -42,11 +42,15 @@ impl Proxy {
         }
     }
 
-    /// Closes the listening port and every forwarded connection.
-    fn stop(self) {
+    /// Closes the listener and every forwarded connection, and returns once
+    /// the port is free again.
+    async fn stop(self) {
         self.accept.abort();
-        for connection in self.connections.lock().unwrap().drain(..) {
+        let _ = self.accept.await;
+        let connections: Vec<_> = self.connections.lock().unwrap().drain(..).collect();
+        for connection in connections {
             connection.abort();
+            let _ = connection.await;
         }
     }
 }
@@ -92,7 +96,7 @@ async fn outage_gives_503_then_recovers() {
     let token = app.login_token(ALICE).await;
     assert_eq!(app.me(&token).await.status(), 200);
 
-    proxy.stop();
+    proxy.stop().await;
     let (status, body) = status_and_body(app.me(&token).await).await;
     assert_eq!(status, 503);
     assert_eq!(
@@ -109,7 +113,58 @@ async fn outage_gives_503_then_recovers() {
         "recovered once the database is back"
     );
     assert_eq!(app.login(ALICE).await.status(), 200);
-    proxy.stop();
+    proxy.stop().await;
+    drop(app);
+    drop(owner);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_idle_connections_are_replaced() {
+    if skip_postgres() {
+        return;
+    }
+    let owner = Database::create(Backend::Postgres).await;
+    let Database::Postgres { schema, .. } = &owner else {
+        unreachable!("created a PostgreSQL database");
+    };
+    let direct: PgConnectOptions = postgres_url().parse().unwrap();
+    let target = SocketAddr::from(([127, 0, 0, 1], direct.get_port()));
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+
+    let proxy = Proxy::start(listen, target).await;
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(2))
+        .connect_with(
+            direct
+                .port(listen.port())
+                .options([("search_path", schema.as_str())]),
+        )
+        .await
+        .expect("connect through the proxy");
+    let db = Database::Postgres {
+        pool,
+        schema: String::new(),
+    };
+    let app = TestApp::start_on(db, Settings::default(), AuthViews::router()).await;
+    let token = app.login_token(ALICE).await;
+    assert_eq!(app.me(&token).await.status(), 200);
+
+    // Every connection open now is closed while idle, as when the server
+    // restarts between two requests; the server is reachable again at once.
+    proxy.stop().await;
+    let proxy = Proxy::start(listen, target).await;
+
+    assert_eq!(
+        app.me(&token).await.status(),
+        200,
+        "a closed idle connection is replaced, not reported"
+    );
+    assert_eq!(app.login(ALICE).await.status(), 200);
+    proxy.stop().await;
     drop(app);
     drop(owner);
 }

@@ -6,8 +6,9 @@
 //! the commit and the round trips to the database alone. An [`InsertQueue`]
 //! hands them to one writer task instead. The writer takes every insert
 //! waiting in the queue, up to [`MAX_BATCH`], writes them in one transaction
-//! and answers each caller; the inserts that arrive meanwhile form the next
-//! batch. Nothing waits for a batch to fill: a lone login is written at once.
+//! and sends each caller its outcome. The inserts that arrive meanwhile form
+//! the next batch. Nothing waits for a batch to fill: a lone login is written
+//! at once.
 //!
 //! A batch applies its inserts in arrival order under the same rules as single
 //! inserts, so the per-user limit holds exactly as before. When a batch fails,
@@ -23,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{InsertOutcome, NewFamily, StoreError, TokenRecord};
 
-/// The most inserts one transaction takes.
+/// Maximum number of inserts in one transaction.
 pub(crate) const MAX_BATCH: usize = 128;
 
 /// How many inserts may wait for the writer before callers wait to queue.
@@ -54,7 +55,7 @@ pub(crate) trait BatchWriter: Send + Sync + 'static {
     }
 
     /// Applies `batch` in order in one transaction and returns one outcome per
-    /// insert, in the same order; on an error nothing of the batch is stored.
+    /// insert, in the same order. On an error nothing of the batch is stored.
     fn insert_batch(
         &self,
         connection: &mut Self::Connection,
@@ -96,7 +97,7 @@ impl InsertQueue {
             self.forget(&sender);
             return insert_alone(writer, &mut None, &insert).await;
         }
-        // The task drops the answer only when its runtime shuts down mid-batch.
+        // The task drops the reply only when its runtime shuts down mid-batch.
         outcome
             .await
             .unwrap_or(Err(StoreError::Database(sqlx::Error::WorkerCrashed)))
@@ -150,15 +151,16 @@ async fn insert_alone<W: BatchWriter>(
     {
         *connection = None;
     }
-    // A writer returns one outcome per insert; an empty answer stores nothing
-    // that a caller could be told about.
+    // A writer returns one outcome per insert, so an empty result means the
+    // insert was not stored.
     written?
         .first()
         .copied()
         .ok_or(StoreError::Database(sqlx::Error::WorkerCrashed))
 }
 
-/// The writer task: takes what is queued, writes it as one batch, answers.
+/// Runs the writer task: takes what is queued, writes it as one batch and
+/// replies to each caller.
 ///
 /// It keeps its connection while more inserts wait, so under a stream of
 /// logins it does not queue behind readers for a connection at every batch,
@@ -184,7 +186,7 @@ async fn run_writer<W: BatchWriter>(writer: W, mut jobs: mpsc::Receiver<Job>) {
         match written {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    // A caller that went away no longer needs its answer.
+                    // A caller that went away no longer needs its outcome.
                     let _ = reply.send(Ok(outcome));
                 }
             }

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 mod batch;
+pub(crate) mod lease;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod rotation;

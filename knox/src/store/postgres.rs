@@ -23,6 +23,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use super::batch::{
     accepted, counted_at, decide_limits, limited_users, BatchWriter, InsertQueue, PendingInsert,
 };
+use super::lease::Lender;
 use super::rotation::{decide, Decision, RotationRules, RotationState};
 use super::{
     InsertOutcome, Lookup, NewFamily, NewRefreshToken, RefreshLookup, RefreshTokenRecord,
@@ -69,6 +70,8 @@ pub struct PgStore {
     statements: Arc<UserIdStatements>,
     /// Logins waiting to be written together; see [`InsertQueue`].
     inserts: Arc<InsertQueue>,
+    /// Connections for token lookups; see [`Lender`].
+    reads: Arc<Lender<sqlx::Postgres>>,
 }
 
 impl PgStore {
@@ -88,6 +91,7 @@ impl PgStore {
     /// schema, in which `knox_authtoken.user_id` is TEXT.
     pub fn new(pool: PgPool) -> Self {
         Self {
+            reads: Arc::new(Lender::new(pool.clone())),
             pool,
             table: TokenTable::Own,
             statements: Arc::new(UserIdStatements::new(UserIdColumn::Text)),
@@ -148,6 +152,7 @@ impl PgStore {
         })?;
 
         let store = Self {
+            reads: Arc::new(Lender::new(pool.clone())),
             pool,
             table: TokenTable::Django,
             statements: Arc::new(UserIdStatements::new(column)),
@@ -477,13 +482,21 @@ impl TokenStore for PgStore {
     }
 
     async fn find_token(&self, digest: &str, now: DateTime<Utc>) -> Result<Lookup, StoreError> {
-        let row = sqlx::query(
-            "SELECT digest, token_key, user_id::text AS user_id, created, expiry
-             FROM knox_authtoken WHERE digest = $1",
-        )
-        .bind(digest)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = self
+            .reads
+            .read(|connection| {
+                let digest = digest.to_owned();
+                Box::pin(async move {
+                    sqlx::query(
+                        "SELECT digest, token_key, user_id::text AS user_id, created, expiry
+                         FROM knox_authtoken WHERE digest = $1",
+                    )
+                    .bind(digest)
+                    .fetch_optional(connection)
+                    .await
+                })
+            })
+            .await?;
         let Some(row) = row else {
             return Ok(Lookup::Missing);
         };

@@ -5,6 +5,7 @@ use chrono::Utc;
 use sqlx::{PgPool, Row};
 
 use super::{KnoxUser, PasswordHasher, UserBackend};
+use crate::store::lease::Lender;
 use crate::store::postgres::{apply_migrations, PgMigration};
 use crate::store::StoreError;
 
@@ -30,12 +31,18 @@ const USER_MIGRATIONS: &[PgMigration] = &[PgMigration {
 pub struct PgUsers {
     pool: PgPool,
     hasher: PasswordHasher,
+    /// Connections for the lookups of logins and authentications.
+    reads: std::sync::Arc<Lender<sqlx::Postgres>>,
 }
 
 impl PgUsers {
     /// Creates the backend on `pool`; call [`migrate`](Self::migrate) once.
     pub fn new(pool: PgPool, hasher: PasswordHasher) -> Self {
-        Self { pool, hasher }
+        Self {
+            reads: std::sync::Arc::new(Lender::new(pool.clone())),
+            pool,
+            hasher,
+        }
     }
 
     /// Returns the connection pool.
@@ -144,9 +151,15 @@ impl UserBackend for PgUsers {
         let Ok(id) = id.parse::<i64>() else {
             return Ok(None);
         };
-        let row = sqlx::query("SELECT id, username, is_active FROM knox_user WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
+        let row = self
+            .reads
+            .read(|connection| {
+                Box::pin(
+                    sqlx::query("SELECT id, username, is_active FROM knox_user WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(connection),
+                )
+            })
             .await?;
         row.map(|row| decode_user(&row)).transpose()
     }
@@ -156,12 +169,20 @@ impl UserBackend for PgUsers {
         username: &str,
         password: &str,
     ) -> Result<Option<KnoxUser>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, username, is_active, password FROM knox_user WHERE username = $1",
-        )
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = self
+            .reads
+            .read(|connection| {
+                let username = username.to_owned();
+                Box::pin(async move {
+                    sqlx::query(
+                        "SELECT id, username, is_active, password FROM knox_user WHERE username = $1",
+                    )
+                    .bind(username)
+                    .fetch_optional(connection)
+                    .await
+                })
+            })
+            .await?;
 
         let (user, stored_hash) = match row {
             Some(row) => (

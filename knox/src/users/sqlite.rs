@@ -5,7 +5,7 @@ use chrono::Utc;
 use sqlx::{Row, SqlitePool};
 
 use super::{KnoxUser, PasswordHasher, UserBackend};
-use crate::store::sqlite::lease::Lender;
+use crate::store::lease::Lender;
 use crate::store::sqlite::{apply_migrations, encode_time, Migration};
 use crate::store::StoreError;
 
@@ -32,7 +32,7 @@ pub struct SqliteUsers {
     pool: SqlitePool,
     hasher: PasswordHasher,
     /// Connections for the lookups of logins and authentications.
-    reads: std::sync::Arc<Lender>,
+    reads: std::sync::Arc<Lender<sqlx::Sqlite>>,
 }
 
 impl SqliteUsers {
@@ -151,9 +151,15 @@ impl UserBackend for SqliteUsers {
         let Ok(id) = id.parse::<i64>() else {
             return Ok(None);
         };
-        let row = sqlx::query("SELECT id, username, is_active FROM knox_user WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *self.reads.lease().await?)
+        let row = self
+            .reads
+            .read(|connection| {
+                Box::pin(
+                    sqlx::query("SELECT id, username, is_active FROM knox_user WHERE id = ?")
+                        .bind(id)
+                        .fetch_optional(connection),
+                )
+            })
             .await?;
         row.map(|row| decode_user(&row)).transpose()
     }
@@ -163,12 +169,20 @@ impl UserBackend for SqliteUsers {
         username: &str,
         password: &str,
     ) -> Result<Option<KnoxUser>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, username, is_active, password FROM knox_user WHERE username = ?",
-        )
-        .bind(username)
-        .fetch_optional(&mut *self.reads.lease().await?)
-        .await?;
+        let row = self
+            .reads
+            .read(|connection| {
+                let username = username.to_owned();
+                Box::pin(async move {
+                    sqlx::query(
+                        "SELECT id, username, is_active, password FROM knox_user WHERE username = ?",
+                    )
+                    .bind(username)
+                    .fetch_optional(connection)
+                    .await
+                })
+            })
+            .await?;
 
         let (user, stored_hash) = match row {
             Some(row) => (

@@ -9,12 +9,11 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
-pub(crate) mod lease;
 mod writer;
 
-use self::lease::Lender;
 use self::writer::{Checkpoints, Writer};
 use super::batch::{InsertQueue, PendingInsert};
+use super::lease::Lender;
 use super::rotation::{decide, Decision, RotationRules, RotationState};
 use super::{
     InsertOutcome, Lookup, NewFamily, NewRefreshToken, RefreshLookup, RefreshTokenRecord,
@@ -67,7 +66,7 @@ pub struct SqliteStore {
     inserts: Arc<InsertQueue>,
     checkpoints: Arc<Checkpoints>,
     /// Connections for token lookups; see [`Lender`].
-    reads: Arc<Lender>,
+    reads: Arc<Lender<sqlx::Sqlite>>,
 }
 
 impl SqliteStore {
@@ -338,13 +337,21 @@ impl TokenStore for SqliteStore {
     }
 
     async fn find_token(&self, digest: &str, now: DateTime<Utc>) -> Result<Lookup, StoreError> {
-        let row = sqlx::query(
-            "SELECT digest, token_key, CAST(user_id AS TEXT) AS user_id, created, expiry
-             FROM knox_authtoken WHERE digest = ?",
-        )
-        .bind(digest)
-        .fetch_optional(&mut *self.reads.lease().await?)
-        .await?;
+        let row = self
+            .reads
+            .read(|connection| {
+                let digest = digest.to_owned();
+                Box::pin(async move {
+                    sqlx::query(
+                        "SELECT digest, token_key, CAST(user_id AS TEXT) AS user_id, created, expiry
+                         FROM knox_authtoken WHERE digest = ?",
+                    )
+                    .bind(digest)
+                    .fetch_optional(connection)
+                    .await
+                })
+            })
+            .await?;
         let Some(row) = row else {
             return Ok(Lookup::Missing);
         };

@@ -2,13 +2,14 @@
 //! own, with the WAL checkpoints moved off that connection.
 //!
 //! SQLite copies the write-ahead log back into the database file at a
-//! checkpoint, and by default the connection whose commit makes the log pass
-//! 1000 pages runs it inside that commit, including an fsync. Under a stream
-//! of logins that is the writer, so every login in the queue waits for the
-//! disk. The writer's own connection therefore has automatic checkpoints off,
-//! and a task on a pooled connection runs a passive checkpoint, which never
-//! blocks the writer, at most every [`CHECKPOINT_INTERVAL`] while logins are
-//! written. Other connections keep SQLite's automatic checkpoints.
+//! checkpoint. By default the connection whose commit makes the log pass 1000
+//! pages runs it inside that commit, fsync included. Under a stream of logins
+//! that connection is the writer, so every login in the queue would wait for
+//! the disk. The writer's own connection therefore has automatic checkpoints
+//! off. Instead, while logins are written, a task on a pooled connection runs
+//! a passive checkpoint at most every [`CHECKPOINT_INTERVAL`], which does not
+//! wait for readers or writers. Other connections keep SQLite's automatic
+//! checkpoints.
 
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
@@ -119,10 +120,9 @@ impl Writer {
 
 /// Copies the write-ahead log into the database file.
 ///
-/// A passive checkpoint waits for nobody, but under a steady stream of writes
-/// and reads it never finds the whole log copied and unused, which SQLite
-/// needs before it starts the log over, so the log file would grow without
-/// bound. Once the log is longer than [`RESTART_FRAMES`], a restart
+/// A passive checkpoint does not wait, but under a steady stream of writes and
+/// reads it never finds the whole log copied and unused, which SQLite needs
+/// before it starts the log over, so the log file would grow without bound. Once the log is longer than [`RESTART_FRAMES`], a restart
 /// checkpoint waits for the current readers and makes the next write start the
 /// log over; writers wait meanwhile in their busy handler.
 async fn checkpoint(pool: &SqlitePool) -> Result<(), sqlx::Error> {

@@ -1,0 +1,159 @@
+//! Connections lent to the reads on the request path.
+//!
+//! A sqlx pool pings every connection that comes back to it, and on
+//! PostgreSQL also every connection it hands out. On SQLite a ping is one more
+//! round trip to the connection's thread, on PostgreSQL one more round trip to
+//! the server. Lookups by token digest and by username, which every
+//! authentication and login makes, borrow from a few connections taken out of
+//! the pool instead, and hand them back without a ping. A connection whose
+//! read fails for another reason than a rejected statement is closed, and a
+//! read that failed on a connection which had waited idle is tried once more
+//! on a new one, since the server may have closed the idle one meanwhile.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Database, Pool};
+use tokio::sync::{OnceCell, Semaphore};
+
+use super::StoreError;
+
+/// How many connections a lender takes out of its pool, at most.
+const LENT_CONNECTIONS: usize = 4;
+
+/// A read on a borrowed connection.
+pub(crate) type Read<'c, T> = Pin<Box<dyn Future<Output = Result<T, sqlx::Error>> + Send + 'c>>;
+
+/// A database whose connections a [`Lender`] can take out of the pool.
+pub(crate) trait Lendable: Database {
+    /// Returns whether connections of the database behind `pool` may leave
+    /// it: `false` for a database that exists only on the pool's connection.
+    fn lendable(pool: &Pool<Self>) -> impl Future<Output = Result<bool, sqlx::Error>> + Send;
+}
+
+impl Lendable for sqlx::Sqlite {
+    async fn lendable(pool: &Pool<Self>) -> Result<bool, sqlx::Error> {
+        // An in-memory or temporary database has no file name, and a second
+        // connection would not reach it.
+        let file: String =
+            sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_one(pool)
+                .await?;
+        Ok(!file.is_empty())
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Lendable for sqlx::Postgres {
+    async fn lendable(_: &Pool<Self>) -> Result<bool, sqlx::Error> {
+        Ok(true)
+    }
+}
+
+/// Lends connections of a pool for single reads.
+pub(crate) struct Lender<DB: Lendable> {
+    pool: Pool<DB>,
+    /// Set on first use: `None` when every read must use the pool.
+    lent: OnceCell<Option<Lent<DB>>>,
+}
+
+/// The connections taken out of the pool, and a permit for each.
+struct Lent<DB: Database> {
+    idle: Mutex<Vec<DB::Connection>>,
+    permits: Semaphore,
+}
+
+impl<DB: Lendable> std::fmt::Debug for Lender<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lender")
+            .field("pool", &self.pool)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<DB: Lendable> Lender<DB> {
+    /// Creates a lender that takes its connections from `pool`.
+    pub(crate) fn new(pool: Pool<DB>) -> Self {
+        Self {
+            pool,
+            lent: OnceCell::new(),
+        }
+    }
+
+    /// Runs `read` on a borrowed connection, waiting while all are lent.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] when the read fails, or when no connection
+    /// can be opened.
+    pub(crate) async fn read<T, F>(&self, mut read: F) -> Result<T, StoreError>
+    where
+        F: for<'c> FnMut(&'c mut DB::Connection) -> Read<'c, T>,
+    {
+        let lent = self
+            .lent
+            .get_or_try_init(|| async {
+                let lendable = DB::lendable(&self.pool).await?;
+                Ok::<_, StoreError>(lendable.then(|| Lent {
+                    idle: Mutex::new(Vec::with_capacity(LENT_CONNECTIONS)),
+                    permits: Semaphore::new(LENT_CONNECTIONS),
+                }))
+            })
+            .await?;
+        let Some(lent) = lent else {
+            let mut connection: PoolConnection<DB> = self.pool.acquire().await?;
+            return Ok(read(&mut connection).await?);
+        };
+
+        // The semaphore is never closed, so the permit always comes.
+        let _permit = lent
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
+        let idle = lent
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop();
+        let waited = idle.is_some();
+        let mut connection = match idle {
+            Some(connection) => connection,
+            None => self.open().await?,
+        };
+
+        let mut result = read(&mut connection).await;
+        if waited && result.as_ref().is_err_and(is_connection_error) {
+            // The connection may have been closed while it waited: drop it and
+            // try a new one once.
+            connection = self.open().await?;
+            result = read(&mut connection).await;
+        }
+        if !result.as_ref().is_err_and(is_connection_error) {
+            lent.idle
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(connection);
+        }
+        Ok(result?)
+    }
+
+    /// Takes a new connection out of the pool, which opens another in its place.
+    async fn open(&self) -> Result<DB::Connection, StoreError> {
+        Ok(self.pool.acquire().await?.detach())
+    }
+}
+
+/// Returns whether `error` leaves the connection unusable, as a failed
+/// socket or connection thread does; a rejected statement does not.
+fn is_connection_error(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed
+    )
+}
