@@ -22,6 +22,14 @@ struct Proxy {
 }
 
 impl Proxy {
+    /// A proxy that forwards nothing, in place of a stopped one.
+    fn idle() -> Proxy {
+        Proxy {
+            accept: tokio::spawn(async {}),
+            connections: std::sync::Arc::default(),
+        }
+    }
+
     async fn start(listen: SocketAddr, target: SocketAddr) -> Proxy {
         let listener = TcpListener::bind(listen).await.expect("bind proxy port");
         let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -60,62 +68,99 @@ async fn status_and_body(response: reqwest::Response) -> (u16, Value) {
     (status, response.json().await.expect("JSON body"))
 }
 
+/// A server whose only way to PostgreSQL is the proxy.
+struct BehindProxy {
+    app: TestApp,
+    proxy: Proxy,
+    listen: SocketAddr,
+    target: SocketAddr,
+    /// The schema, made directly and dropped last.
+    owner: Database,
+}
+
+impl BehindProxy {
+    async fn start() -> BehindProxy {
+        let owner = Database::create(Backend::Postgres).await;
+        let Database::Postgres { schema, .. } = &owner else {
+            unreachable!("created a PostgreSQL database");
+        };
+        let direct: PgConnectOptions = postgres_url().parse().unwrap();
+        let target = SocketAddr::from(([127, 0, 0, 1], direct.get_port()));
+        let listen = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+
+        let proxy = Proxy::start(listen, target).await;
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(2))
+            .connect_with(
+                direct
+                    .port(listen.port())
+                    .options([("search_path", schema.as_str())]),
+            )
+            .await
+            .expect("connect through the proxy");
+        let db = Database::Postgres {
+            pool,
+            schema: String::new(),
+        };
+        let app = TestApp::start_on(db, Settings::default(), AuthViews::router()).await;
+        BehindProxy {
+            app,
+            proxy,
+            listen,
+            target,
+            owner,
+        }
+    }
+
+    /// Closes every connection through the proxy and the proxy itself.
+    async fn cut(&mut self) {
+        let proxy = std::mem::replace(&mut self.proxy, Proxy::idle());
+        proxy.stop().await;
+    }
+
+    /// Opens the proxy again.
+    async fn restore(&mut self) {
+        self.proxy = Proxy::start(self.listen, self.target).await;
+    }
+
+    async fn stop(self) {
+        self.proxy.stop().await;
+        drop(self.app);
+        drop(self.owner);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_gives_503_then_recovers() {
     if skip_postgres() {
         return;
     }
-    // The schema is made directly; the server reaches it only through the proxy.
-    let owner = Database::create(Backend::Postgres).await;
-    let Database::Postgres { schema, .. } = &owner else {
-        unreachable!("created a PostgreSQL database");
-    };
-    let direct: PgConnectOptions = postgres_url().parse().unwrap();
-    let target = SocketAddr::from(([127, 0, 0, 1], direct.get_port()));
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let mut server = BehindProxy::start().await;
+    let token = server.app.login_token(ALICE).await;
+    assert_eq!(server.app.me(&token).await.status(), 200);
 
-    let proxy = Proxy::start(listen, target).await;
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .acquire_timeout(Duration::from_secs(2))
-        .connect_with(
-            direct
-                .port(listen.port())
-                .options([("search_path", schema.as_str())]),
-        )
-        .await
-        .expect("connect through the proxy");
-    let db = Database::Postgres {
-        pool,
-        schema: String::new(),
-    };
-    let app = TestApp::start_on(db, Settings::default(), AuthViews::router()).await;
-    let token = app.login_token(ALICE).await;
-    assert_eq!(app.me(&token).await.status(), 200);
-
-    proxy.stop().await;
-    let (status, body) = status_and_body(app.me(&token).await).await;
+    server.cut().await;
+    let (status, body) = status_and_body(server.app.me(&token).await).await;
     assert_eq!(status, 503);
     assert_eq!(
         body["detail"],
         "Service temporarily unavailable, try again later."
     );
-    let (status, _) = status_and_body(app.login(ALICE).await).await;
+    let (status, _) = status_and_body(server.app.login(ALICE).await).await;
     assert_eq!(status, 503, "login during the outage");
+    server.restore().await;
 
-    let proxy = Proxy::start(listen, target).await;
     assert_eq!(
-        app.me(&token).await.status(),
+        server.app.me(&token).await.status(),
         200,
         "recovered once the database is back"
     );
-    assert_eq!(app.login(ALICE).await.status(), 200);
-    proxy.stop().await;
-    drop(app);
-    drop(owner);
+    assert_eq!(server.app.login(ALICE).await.status(), 200);
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,48 +168,20 @@ async fn closed_idle_connections_are_replaced() {
     if skip_postgres() {
         return;
     }
-    let owner = Database::create(Backend::Postgres).await;
-    let Database::Postgres { schema, .. } = &owner else {
-        unreachable!("created a PostgreSQL database");
-    };
-    let direct: PgConnectOptions = postgres_url().parse().unwrap();
-    let target = SocketAddr::from(([127, 0, 0, 1], direct.get_port()));
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-
-    let proxy = Proxy::start(listen, target).await;
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .acquire_timeout(Duration::from_secs(2))
-        .connect_with(
-            direct
-                .port(listen.port())
-                .options([("search_path", schema.as_str())]),
-        )
-        .await
-        .expect("connect through the proxy");
-    let db = Database::Postgres {
-        pool,
-        schema: String::new(),
-    };
-    let app = TestApp::start_on(db, Settings::default(), AuthViews::router()).await;
-    let token = app.login_token(ALICE).await;
-    assert_eq!(app.me(&token).await.status(), 200);
+    let mut server = BehindProxy::start().await;
+    let token = server.app.login_token(ALICE).await;
+    assert_eq!(server.app.me(&token).await.status(), 200);
 
     // Every connection open now is closed while idle, as when the server
-    // restarts between two requests; the server is reachable again at once.
-    proxy.stop().await;
-    let proxy = Proxy::start(listen, target).await;
+    // restarts between two requests, and the server is reachable again at once.
+    server.cut().await;
+    server.restore().await;
 
     assert_eq!(
-        app.me(&token).await.status(),
+        server.app.me(&token).await.status(),
         200,
         "a closed idle connection is replaced, not reported"
     );
-    assert_eq!(app.login(ALICE).await.status(), 200);
-    proxy.stop().await;
-    drop(app);
-    drop(owner);
+    assert_eq!(server.app.login(ALICE).await.status(), 200);
+    server.stop().await;
 }

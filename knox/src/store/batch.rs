@@ -11,7 +11,7 @@
 //! at once.
 //!
 //! A batch applies its inserts in arrival order under the same rules as single
-//! inserts, so the per-user limit holds exactly as before. When a batch fails,
+//! inserts, so the per-user limit is enforced exactly as before. When a batch fails,
 //! its inserts are retried one by one, so one bad row cannot fail other users'
 //! logins.
 
@@ -37,6 +37,23 @@ pub(crate) struct PendingInsert {
     pub(crate) family: Option<NewFamily>,
     pub(crate) limit: Option<u32>,
     pub(crate) now: DateTime<Utc>,
+}
+
+impl PendingInsert {
+    /// Copies the arguments of one `insert_token` call.
+    pub(crate) fn new(
+        token: &TokenRecord,
+        family: Option<&NewFamily>,
+        limit: Option<u32>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            token: token.clone(),
+            family: family.cloned(),
+            limit,
+            now,
+        }
+    }
 }
 
 /// A store's way to write several inserts in one transaction.
@@ -138,12 +155,12 @@ async fn insert_alone<W: BatchWriter>(
     connection: &mut Option<W::Connection>,
     insert: &PendingInsert,
 ) -> Result<InsertOutcome, StoreError> {
-    let held = match connection {
-        Some(held) => held,
+    let open = match connection {
+        Some(open) => open,
         None => connection.insert(writer.connect().await?),
     };
     let written = writer
-        .insert_batch(held, std::slice::from_ref(insert))
+        .insert_batch(open, std::slice::from_ref(insert))
         .await;
     if written
         .as_ref()
@@ -177,9 +194,9 @@ async fn run_writer<W: BatchWriter>(writer: W, mut jobs: mpsc::Receiver<Job>) {
         }
         let (batch, replies): (Vec<_>, Vec<_>) = queued.drain(..).unzip();
         let written = match connection.as_mut() {
-            Some(held) => writer.insert_batch(held, &batch).await,
+            Some(open) => writer.insert_batch(open, &batch).await,
             None => match writer.connect().await {
-                Ok(held) => writer.insert_batch(connection.insert(held), &batch).await,
+                Ok(opened) => writer.insert_batch(connection.insert(opened), &batch).await,
                 Err(error) => Err(error),
             },
         };
@@ -213,7 +230,7 @@ async fn run_writer<W: BatchWriter>(writer: W, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
-/// Returns whether the database answered `error` to a statement, rather than
+/// Returns whether `error` is the database rejecting a statement, rather than
 /// the connection or the pool failing.
 fn is_statement_error(error: &StoreError) -> bool {
     matches!(error, StoreError::Database(sqlx::Error::Database(_)))

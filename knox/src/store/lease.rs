@@ -6,9 +6,9 @@
 //! the server. Lookups by token digest and by username, which every
 //! authentication and login makes, borrow from a few connections taken out of
 //! the pool instead, and hand them back without a ping. A connection whose
-//! read fails for another reason than a rejected statement is closed, and a
-//! read that failed on a connection which had waited idle is tried once more
-//! on a new one, since the server may have closed the idle one meanwhile.
+//! socket or thread fails is closed. When that happens to a connection that
+//! had waited idle, the read is tried once more on a new connection, because
+//! the server may have closed the idle one meanwhile.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -467,12 +467,7 @@ impl TokenStore for PgStore {
         limit: Option<u32>,
         now: DateTime<Utc>,
     ) -> Result<InsertOutcome, StoreError> {
-        let insert = PendingInsert {
-            token: token.clone(),
-            family: family.cloned(),
-            limit,
-            now,
-        };
+        let insert = PendingInsert::new(token, family, limit, now);
         let writer = Writer {
             pool: self.pool.clone(),
             table: self.table,
