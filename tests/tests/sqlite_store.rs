@@ -98,3 +98,51 @@ async fn in_memory_database_serves_logins() {
         Ok(Lookup::Missing)
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_writes_do_not_deadlock() {
+    let pool = sqlite::connect("sqlite::memory:")
+        .await
+        .expect("in-memory pool");
+    let store = SqliteStore::new(pool);
+    store.migrate().await.expect("migrate store");
+    let now = Utc::now();
+
+    // Logins queue for the writer while lookups of expired tokens delete
+    // them, and both need the database's one connection and the write queue.
+    let rounds = async {
+        for round in 0..50 {
+            let first = round * 100;
+            let mut expired: Vec<TokenRecord> =
+                (first..first + 10).map(|n| record(n, now)).collect();
+            for token in &mut expired {
+                token.expiry = Some(now - chrono::Duration::seconds(1));
+                store
+                    .insert_token(token, None, None, now)
+                    .await
+                    .expect("insert expired token");
+            }
+            let logins = (first + 10..first + 40)
+                .map(|n| record(n, now))
+                .collect::<Vec<_>>();
+            let inserts = futures::future::join_all(
+                logins
+                    .iter()
+                    .map(|token| store.insert_token(token, None, None, now)),
+            );
+            let lookups = futures::future::join_all(
+                expired
+                    .iter()
+                    .map(|token| store.find_token(&token.digest, now)),
+            );
+            let (inserted, found) = tokio::join!(inserts, lookups);
+            assert!(inserted.iter().all(|outcome| outcome.is_ok()));
+            assert!(found
+                .iter()
+                .all(|lookup| matches!(lookup, Ok(Lookup::Expired(_)))));
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), rounds)
+        .await
+        .expect("the writes finish");
+}

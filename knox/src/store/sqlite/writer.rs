@@ -12,18 +12,17 @@
 //! checkpoints.
 
 use std::collections::HashMap;
-use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sqlx::pool::PoolConnection;
-use sqlx::{ConnectOptions, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
 
 use super::{count_sessions, encode_time, insert_access_tokens, insert_refresh_token};
 use crate::store::batch::{
     accepted, counted_at, decide_limits, limited_users, BatchWriter, PendingInsert,
 };
+use crate::store::lease::Lendable;
 use crate::store::{InsertOutcome, StoreError, TokenTable};
 
 /// The shortest time between two checkpoints that the writer starts.
@@ -47,29 +46,11 @@ pub(super) struct Writer {
 pub(super) enum WriterConnection {
     /// A connection of its own to a database file, without automatic checkpoints.
     Own(SqliteConnection),
-    /// A pooled connection, for an in-memory or temporary database, which
-    /// exists only on the pool's connection.
-    Pooled(PoolConnection<Sqlite>),
-}
-
-impl Deref for WriterConnection {
-    type Target = SqliteConnection;
-
-    fn deref(&self) -> &SqliteConnection {
-        match self {
-            WriterConnection::Own(connection) => connection,
-            WriterConnection::Pooled(connection) => connection,
-        }
-    }
-}
-
-impl DerefMut for WriterConnection {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
-        match self {
-            WriterConnection::Own(connection) => connection,
-            WriterConnection::Pooled(connection) => connection,
-        }
-    }
+    /// A connection from the pool for each batch, for an in-memory or
+    /// temporary database, which exists only on the pool's connection. It is
+    /// taken after the write lock, in the order every other writer takes
+    /// them, so that two writers never wait on each other.
+    Pooled,
 }
 
 /// When the last checkpoint started, and whether one runs now.
@@ -141,14 +122,8 @@ impl BatchWriter for Writer {
     type Connection = WriterConnection;
 
     async fn connect(&self) -> Result<WriterConnection, StoreError> {
-        // An in-memory or temporary database has no file name, and a second
-        // connection would not reach it.
-        let file: String =
-            sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
-                .fetch_one(&self.pool)
-                .await?;
-        if file.is_empty() {
-            return Ok(WriterConnection::Pooled(self.pool.acquire().await?));
+        if !<sqlx::Sqlite as Lendable>::lendable(&self.pool).await? {
+            return Ok(WriterConnection::Pooled);
         }
 
         // The pool's options, so the same pragmas and busy timeout apply.
@@ -168,14 +143,18 @@ impl BatchWriter for Writer {
         connection: &mut WriterConnection,
         batch: &[PendingInsert],
     ) -> Result<Vec<InsertOutcome>, StoreError> {
-        let outcomes = {
-            let _write = self.write_lock.lock().await;
-            self.write(connection, batch).await?
-        };
-        if matches!(connection, WriterConnection::Own(_)) {
-            self.request_checkpoint();
+        let _write = self.write_lock.lock().await;
+        match connection {
+            WriterConnection::Own(connection) => {
+                let outcomes = self.write(connection, batch).await?;
+                self.request_checkpoint();
+                Ok(outcomes)
+            }
+            WriterConnection::Pooled => {
+                let mut connection = self.pool.acquire().await?;
+                self.write(&mut connection, batch).await
+            }
         }
-        Ok(outcomes)
     }
 }
 
