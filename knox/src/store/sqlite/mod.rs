@@ -613,7 +613,9 @@ async fn insert_access_tokens<'a>(
     // column's affinity.
     sqlx::query(
         "INSERT INTO knox_authtoken (digest, token_key, user_id, created, expiry)
-         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4
+         SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),
+                json_extract(value, '$[2]'), json_extract(value, '$[3]'),
+                json_extract(value, '$[4]')
          FROM json_each(?)",
     )
     .bind(serde_json::Value::Array(rows).to_string())
