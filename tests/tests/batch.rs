@@ -54,14 +54,14 @@ async fn insert_together(
 async fn failing_insert_leaves_the_rest_of_its_batch(backend: Backend) {
     let (db, store) = open(backend).await;
     let now = Utc::now();
-    let taken = record("taken-digest", "1", now);
+    let stored = record("taken-digest", "1", now);
     store
-        .insert_token(&taken, None, None, now)
+        .insert_token(&stored, None, None, now)
         .await
         .expect("first insert");
 
-    // The first insert of the batch repeats a stored digest and must fail; the
-    // two after it belong to other logins and must not fail with it.
+    // The first insert of the batch repeats a stored digest, so it must fail.
+    // The two after it belong to other logins and must not fail with it.
     let batch = [
         record("taken-digest", "2", now),
         record("second-digest", "3", now),
@@ -92,7 +92,7 @@ async fn batch_applies_limit_in_arrival_order(backend: Backend) {
         .await
         .expect("first insert");
 
-    // Alice holds one token and may have three; bob holds none.
+    // Alice has one token and may have three. Bob has none.
     let batch: Vec<TokenRecord> = (0..6)
         .map(|n| {
             let user = if n % 2 == 0 { "alice" } else { "bob" };
@@ -149,6 +149,25 @@ async fn batch_of_many_stores_every_row(backend: Backend) {
     );
 }
 
+async fn cancelled_login_stores_nothing(backend: Backend) {
+    let (db, store) = open(backend).await;
+    let now = Utc::now();
+
+    // Polled once, the login is queued; then it is dropped, as a cancelled
+    // request is, before the writer task first runs.
+    let cancelled_token = record("cancelled", "alice", now);
+    let mut cancelled = store.insert_token(&cancelled_token, None, Some(1), now);
+    assert!(futures::poll!(&mut cancelled).is_pending());
+    drop(cancelled);
+
+    let next = store
+        .insert_token(&record("next", "alice", now), None, Some(1), now)
+        .await
+        .expect("second login");
+    assert_eq!(next, InsertOutcome::Inserted, "the only session is free");
+    assert_eq!(db.count("knox_authtoken", "digest = 'cancelled'").await, 0);
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -178,4 +197,5 @@ on_both_stores!(
     failing_insert_leaves_the_rest_of_its_batch,
     batch_applies_limit_in_arrival_order,
     batch_of_many_stores_every_row,
+    cancelled_login_stores_nothing,
 );

@@ -146,3 +146,61 @@ async fn in_memory_writes_do_not_deadlock() {
         .await
         .expect("the writes finish");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_database_fails_batch_once() {
+    use std::str::FromStr;
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("knox.sqlite3").display());
+    let busy_timeout = Duration::from_millis(200);
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+        .expect("URL")
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .busy_timeout(busy_timeout);
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options.clone())
+        .await
+        .expect("pool");
+    let store = SqliteStore::new(pool);
+    store.migrate().await.expect("migrate");
+
+    // Another process's writer, modelled by a connection outside the store.
+    let mut other = sqlx::ConnectOptions::connect(&options)
+        .await
+        .expect("other connection");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .expect("take the write lock");
+
+    let now = Utc::now();
+    let records: Vec<TokenRecord> = (0..10).map(|n| record(n, now)).collect();
+    let started = std::time::Instant::now();
+    let outcomes = futures::future::join_all(
+        records
+            .iter()
+            .map(|token| store.insert_token(token, None, Some(100), now)),
+    )
+    .await;
+    let elapsed = started.elapsed();
+    sqlx::query("ROLLBACK")
+        .execute(&mut other)
+        .await
+        .expect("release the write lock");
+
+    // One busy timeout fails every login waiting with it; they are not tried
+    // again one by one, each waiting the timeout anew.
+    assert!(outcomes.iter().all(Result::is_err), "{outcomes:?}");
+    assert!(
+        elapsed < busy_timeout * 4,
+        "10 logins failed after {elapsed:?} with a busy timeout of {busy_timeout:?}"
+    );
+    let later = store
+        .insert_token(&record(99, now), None, Some(100), now)
+        .await
+        .expect("login once the lock is free");
+    assert_eq!(later, InsertOutcome::Inserted);
+}

@@ -11,9 +11,12 @@
 //! at once.
 //!
 //! A batch applies its inserts in arrival order under the same rules as single
-//! inserts, so the per-user limit is enforced exactly as before. When a batch fails,
-//! its inserts are retried one by one, so one bad row cannot fail other users'
-//! logins.
+//! inserts, so the per-user limit is enforced exactly as before. When the
+//! database rejects a statement of a batch, its inserts are retried one by
+//! one, so one bad row cannot fail other users' logins. When the connection
+//! fails or a wait runs out, the whole batch fails at once. A login whose
+//! caller has gone away before its batch starts, such as a cancelled request,
+//! is not written.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -22,7 +25,9 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{InsertOutcome, NewFamily, StoreError, TokenRecord};
+use super::{
+    is_connection_error, is_timeout_error, InsertOutcome, NewFamily, StoreError, TokenRecord,
+};
 
 /// Maximum number of inserts in one transaction.
 pub(crate) const MAX_BATCH: usize = 128;
@@ -88,8 +93,10 @@ type Job = (
 /// Queue of inserts in front of one writer task.
 ///
 /// The task starts with the first insert, on the runtime of that caller, and
-/// ends when the queue is dropped. If that runtime shuts down, the next insert
-/// starts a new task on its own runtime.
+/// ends when the queue is dropped. Every later insert waits for that runtime,
+/// so a store must be used on the runtime that runs the server, as a server's
+/// state is. If that runtime shuts down, the inserts it had queued fail, and
+/// the next insert starts a new task on its own runtime.
 #[derive(Debug, Default)]
 pub(crate) struct InsertQueue {
     sender: Mutex<Option<mpsc::Sender<Job>>>,
@@ -114,7 +121,7 @@ impl InsertQueue {
             self.forget(&sender);
             return insert_alone(writer, &mut None, &insert).await;
         }
-        // The task drops the reply only when its runtime shuts down mid-batch.
+        // The task drops a reply only when its runtime shuts down.
         outcome
             .await
             .unwrap_or(Err(StoreError::Database(sqlx::Error::WorkerCrashed)))
@@ -180,8 +187,9 @@ async fn insert_alone<W: BatchWriter>(
 /// replies to each caller.
 ///
 /// It keeps its connection while more inserts wait, so under a stream of
-/// logins it does not queue behind readers for a connection at every batch,
-/// and gives it back as soon as the queue is empty.
+/// logins it does not queue behind readers for a connection at every batch.
+/// It gives a pooled connection back as soon as the queue is empty and keeps
+/// one that [`BatchWriter::keep_when_idle`] keeps.
 async fn run_writer<W: BatchWriter>(writer: W, mut jobs: mpsc::Receiver<Job>) {
     let mut queued = Vec::with_capacity(MAX_BATCH);
     let mut connection = None;
@@ -192,7 +200,15 @@ async fn run_writer<W: BatchWriter>(writer: W, mut jobs: mpsc::Receiver<Job>) {
         if jobs.recv_many(&mut queued, MAX_BATCH).await == 0 {
             return;
         }
-        let (batch, replies): (Vec<_>, Vec<_>) = queued.drain(..).unzip();
+        // A caller that went away, such as a cancelled request, gets no token,
+        // so its login is not written.
+        let (batch, replies): (Vec<_>, Vec<_>) = queued
+            .drain(..)
+            .filter(|(_, reply)| !reply.is_closed())
+            .unzip();
+        if batch.is_empty() {
+            continue;
+        }
         let written = match connection.as_mut() {
             Some(open) => writer.insert_batch(open, &batch).await,
             None => match writer.connect().await {
@@ -211,12 +227,15 @@ async fn run_writer<W: BatchWriter>(writer: W, mut jobs: mpsc::Receiver<Job>) {
                 // The database refused a statement, maybe for one row. Nothing
                 // of the batch was stored, so each insert gets its own try.
                 for (insert, reply) in batch.iter().zip(replies) {
-                    let _ = reply.send(insert_alone(&writer, &mut connection, insert).await);
+                    if !reply.is_closed() {
+                        let _ = reply.send(insert_alone(&writer, &mut connection, insert).await);
+                    }
                 }
             }
             Err(error) => {
-                // The connection failed: every insert of the batch fails alike,
-                // at once, and the next batch takes a fresh connection.
+                // The connection failed or a wait ran out: every insert of the
+                // batch fails alike, at once, and the next batch takes a fresh
+                // connection.
                 connection = None;
                 let mut replies = replies.into_iter();
                 for reply in replies.by_ref().take(batch.len() - 1) {
@@ -230,10 +249,16 @@ async fn run_writer<W: BatchWriter>(writer: W, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
-/// Returns whether `error` is the database rejecting a statement, rather than
-/// the connection or the pool failing.
+/// Returns whether `error` is the database rejecting a statement, which may
+/// concern one row of a batch, rather than the connection failing or a wait
+/// running out, which concern them all.
 fn is_statement_error(error: &StoreError) -> bool {
-    matches!(error, StoreError::Database(sqlx::Error::Database(_)))
+    match error {
+        StoreError::Database(error @ sqlx::Error::Database(_)) => {
+            !is_connection_error(error) && !is_timeout_error(error)
+        }
+        _ => false,
+    }
 }
 
 /// Copies a connection or pool error for each caller of a failed batch.

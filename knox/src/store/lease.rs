@@ -4,11 +4,15 @@
 //! PostgreSQL also every connection it hands out. On SQLite a ping is one more
 //! round trip to the connection's thread, on PostgreSQL one more round trip to
 //! the server. Lookups by token digest and by username, which every
-//! authentication and login makes, borrow from a few connections taken out of
-//! the pool instead, and hand them back without a ping. A connection whose
-//! socket or thread fails is closed. When that happens to a connection that
-//! had waited idle, the read is tried once more on a new connection, because
-//! the server may have closed the idle one meanwhile.
+//! authentication and login makes, borrow instead from a few connections that
+//! a [`Lender`] keeps checked out of the pool, and hand them back without a
+//! ping. The pool still counts them: a lender keeps at most a quarter of the
+//! pool's `max_connections`, and none from a pool of fewer than four.
+//!
+//! A connection that fails, or that the server ends, is closed. When that
+//! happens to a connection that had waited idle, the read is tried once more
+//! on a new connection, because the server may have ended the idle session
+//! meanwhile, at a restart or after its idle timeout.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,10 +22,10 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Database, Pool};
 use tokio::sync::{OnceCell, Semaphore};
 
-use super::StoreError;
+use super::{is_connection_error, StoreError};
 
-/// How many connections a lender takes out of its pool, at most.
-const LENT_CONNECTIONS: usize = 4;
+/// How many connections a lender keeps, at most.
+const LENT_CONNECTIONS: u32 = 4;
 
 /// A read on a borrowed connection.
 pub(crate) type Read<'c, T> = Pin<Box<dyn Future<Output = Result<T, sqlx::Error>> + Send + 'c>>;
@@ -61,7 +65,7 @@ pub(crate) struct Lender<DB: Lendable> {
 
 /// The connections taken out of the pool, and a permit for each.
 struct Lent<DB: Database> {
-    idle: Mutex<Vec<DB::Connection>>,
+    idle: Mutex<Vec<PoolConnection<DB>>>,
     permits: Semaphore,
 }
 
@@ -95,10 +99,13 @@ impl<DB: Lendable> Lender<DB> {
         let lent = self
             .lent
             .get_or_try_init(|| async {
-                let lendable = DB::lendable(&self.pool).await?;
+                // A quarter of the pool, so writes and other lenders on the
+                // same pool always find connections.
+                let count = LENT_CONNECTIONS.min(self.pool.options().get_max_connections() / 4);
+                let lendable = count > 0 && DB::lendable(&self.pool).await?;
                 Ok::<_, StoreError>(lendable.then(|| Lent {
-                    idle: Mutex::new(Vec::with_capacity(LENT_CONNECTIONS)),
-                    permits: Semaphore::new(LENT_CONNECTIONS),
+                    idle: Mutex::new(Vec::new()),
+                    permits: Semaphore::new(count as usize),
                 }))
             })
             .await?;
@@ -126,12 +133,15 @@ impl<DB: Lendable> Lender<DB> {
 
         let mut result = read(&mut connection).await;
         if waited && result.as_ref().is_err_and(is_connection_error) {
-            // The connection may have been closed while it waited: drop it and
+            // The connection may have been ended while it waited: close it and
             // try a new one once.
+            connection.close_on_drop();
             connection = self.open().await?;
             result = read(&mut connection).await;
         }
-        if !result.as_ref().is_err_and(is_connection_error) {
+        if result.as_ref().is_err_and(is_connection_error) {
+            connection.close_on_drop();
+        } else {
             lent.idle
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -140,20 +150,8 @@ impl<DB: Lendable> Lender<DB> {
         Ok(result?)
     }
 
-    /// Takes a new connection out of the pool, which opens another in its place.
-    async fn open(&self) -> Result<DB::Connection, StoreError> {
-        Ok(self.pool.acquire().await?.detach())
+    /// Checks a connection out of the pool.
+    async fn open(&self) -> Result<PoolConnection<DB>, StoreError> {
+        Ok(self.pool.acquire().await?)
     }
-}
-
-/// Returns whether `error` leaves the connection unusable, as a failed
-/// socket or connection thread does; a rejected statement does not.
-fn is_connection_error(error: &sqlx::Error) -> bool {
-    matches!(
-        error,
-        sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::WorkerCrashed
-    )
 }

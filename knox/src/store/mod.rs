@@ -383,6 +383,45 @@ pub enum StoreError {
     },
 }
 
+/// Returns whether `error` leaves its connection unusable: a failed socket or
+/// connection thread, or the server ending the session (SQLSTATE class `08`,
+/// or `57P01` to `57P05` on PostgreSQL, such as at a restart).
+pub(crate) fn is_connection_error(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database) => database
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P0")),
+        _ => false,
+    }
+}
+
+/// Returns whether `error` is a wait that ran out rather than a rejected
+/// statement: SQLite's busy or locked database after its busy timeout, or
+/// PostgreSQL's statement timeout (`57014`) or unavailable lock (`55P03`).
+pub(crate) fn is_timeout_error(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(database) = error else {
+        return matches!(error, sqlx::Error::PoolTimedOut);
+    };
+    let Some(code) = database.code() else {
+        return false;
+    };
+    if database
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
+        // An extended SQLite code keeps the primary code in its low byte:
+        // 5 is SQLITE_BUSY and 6 SQLITE_LOCKED.
+        return code
+            .parse::<u32>()
+            .is_ok_and(|code| matches!(code & 0xff, 5 | 6));
+    }
+    code == "57014" || code == "55P03"
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         StoreError::Database(error)

@@ -8,7 +8,9 @@
 //! the disk. The writer's own connection therefore has automatic checkpoints
 //! off. Instead, while logins are written, a task on a pooled connection runs
 //! a passive checkpoint at most every [`CHECKPOINT_INTERVAL`], which does not
-//! wait for readers or writers. Other connections keep SQLite's automatic
+//! wait for readers or writers. Only once the log has grown past
+//! [`RESTART_FRAMES`] does the task run a restart checkpoint, which waits for
+//! both. Other connections keep SQLite's automatic
 //! checkpoints.
 
 use std::collections::HashMap;
@@ -90,18 +92,28 @@ impl Writer {
         let pool = self.pool.clone();
         let checkpoints = Arc::clone(checkpoints);
         tokio::spawn(async move {
+            // Cleared when the task ends, even when its runtime drops it midway.
+            let _running = Running(&checkpoints.running);
             if let Err(error) = checkpoint(&pool).await {
                 // The log stays longer until the next checkpoint.
                 tracing::warn!(target: "knox", error = %error, "SQLite checkpoint failed");
             }
-            checkpoints.running.store(false, Ordering::Release);
         });
+    }
+}
+
+/// Clears the flag of a running checkpoint when dropped.
+struct Running<'a>(&'a AtomicBool);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
 /// Copies the write-ahead log into the database file.
 ///
-/// A passive checkpoint does not wait, but under a steady stream of writes and
+/// A passive checkpoint does not wait. But under a steady stream of writes and
 /// reads it never finds the whole log copied and unused, which SQLite needs
 /// before it starts the log over, so the log file would grow without bound. Once the log is longer than [`RESTART_FRAMES`], a restart
 /// checkpoint waits for the current readers and makes the next write start the
