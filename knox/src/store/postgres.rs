@@ -281,13 +281,17 @@ impl UserIdStatements {
 /// Opens a PostgreSQL pool for `url`. Connections are made lazily, so the pool
 /// exists even while the server is down, and requests get 503 until it is back.
 ///
+/// The pool has at most 16 connections. A [`PgStore`] and a
+/// [`PgUsers`](crate::users::PgUsers) on it each keep four of them for their
+/// lookups, which leaves eight for writes.
+///
 /// # Errors
 ///
 /// [`StoreError::Database`] when the URL is invalid.
 pub async fn connect(url: &str) -> Result<PgPool, StoreError> {
     let options = PgConnectOptions::from_str(url)?;
     let pool = PgPoolOptions::new()
-        .max_connections(10)
+        .max_connections(16)
         .acquire_timeout(Duration::from_secs(5))
         .connect_lazy_with(options);
     Ok(pool)
