@@ -22,7 +22,7 @@ struct Proxy {
 }
 
 impl Proxy {
-    /// A proxy that forwards nothing, in place of a stopped one.
+    /// Returns a proxy that forwards nothing, to stand in for a stopped one.
     fn idle() -> Proxy {
         Proxy {
             accept: tokio::spawn(async {}),

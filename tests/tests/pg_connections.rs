@@ -112,7 +112,7 @@ async fn lent_connections_stay_within_pool() {
     store.migrate().await.expect("migrate");
     let now = Utc::now();
 
-    // Lookups at once borrow every connection the store may lend; then the
+    // Lookups at once borrow every connection the store may keep. Then the
     // pool hands out all it has left.
     let digests: Vec<String> = (0..8).map(|n| record(n, now).digest).collect();
     let lookups = digests.iter().map(|digest| store.find_token(digest, now));
