@@ -5,7 +5,55 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
 use crate::store::StoreError;
+
+/// The shortest time between two logged store failures.
+const STORE_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Lets one event through per [`STORE_ERROR_LOG_INTERVAL`] and counts the rest.
+#[derive(Debug)]
+struct LogLimiter {
+    start: Instant,
+    /// Milliseconds from `start` to the last event let through, plus one;
+    /// zero before the first.
+    last: AtomicU64,
+    suppressed: AtomicU64,
+}
+
+impl LogLimiter {
+    fn new(start: Instant) -> Self {
+        Self {
+            start,
+            last: AtomicU64::new(0),
+            suppressed: AtomicU64::new(0),
+        }
+    }
+
+    /// Returns `Some` with the number of events held back since the last one
+    /// let through when the event at `now` may be logged, and `None` when it
+    /// is held back.
+    fn admit(&self, now: Instant) -> Option<u64> {
+        let elapsed = now.saturating_duration_since(self.start).as_millis();
+        let stamp = u64::try_from(elapsed).unwrap_or(u64::MAX - 1) + 1;
+        let last = self.last.load(Ordering::Acquire);
+        let interval = STORE_ERROR_LOG_INTERVAL.as_millis() as u64;
+        let due = last == 0 || stamp.saturating_sub(last) >= interval;
+        if !due
+            || self
+                .last
+                .compare_exchange(last, stamp, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(self.suppressed.swap(0, Ordering::Relaxed))
+    }
+}
 
 /// The reason a request was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,9 +132,23 @@ impl KnoxRejection {
         Self { kind, challenge }
     }
 
-    /// Creates the 503 for a failed store and logs the cause once.
+    /// Creates the 503 for a failed store and logs the cause.
+    ///
+    /// During an outage every request fails alike, so at most one line per
+    /// second is logged, counting in `suppressed` the failures not logged
+    /// since the line before.
     pub fn store_unavailable(error: &StoreError) -> Self {
-        tracing::error!(target: "knox", error = %error, cause = ?std::error::Error::source(error).map(ToString::to_string), "token store failed");
+        static LIMITER: OnceLock<LogLimiter> = OnceLock::new();
+        let limiter = LIMITER.get_or_init(|| LogLimiter::new(Instant::now()));
+        if let Some(suppressed) = limiter.admit(Instant::now()) {
+            tracing::error!(
+                target: "knox",
+                error = %error,
+                cause = ?std::error::Error::source(error).map(ToString::to_string),
+                suppressed,
+                "token store failed"
+            );
+        }
         Self::new(RejectionKind::StoreUnavailable, None)
     }
 
@@ -177,5 +239,28 @@ impl IntoResponse for KnoxRejection {
                 .insert(header::WWW_AUTHENTICATE, challenge);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod log_limiter_tests {
+    use super::*;
+
+    #[test]
+    fn admits_one_event_per_interval() {
+        let start = Instant::now();
+        let limiter = LogLimiter::new(start);
+
+        assert_eq!(limiter.admit(start), Some(0));
+        for millis in [1, 10, 500, 999] {
+            assert_eq!(limiter.admit(start + Duration::from_millis(millis)), None);
+        }
+        assert_eq!(
+            limiter.admit(start + Duration::from_millis(1_000)),
+            Some(4),
+            "the next line counts the four held back"
+        );
+        assert_eq!(limiter.admit(start + Duration::from_millis(1_500)), None);
+        assert_eq!(limiter.admit(start + Duration::from_millis(2_000)), Some(1));
     }
 }
