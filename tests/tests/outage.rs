@@ -150,6 +150,19 @@ async fn outage_gives_503_then_recovers() {
         body["detail"],
         "Service temporarily unavailable, try again later."
     );
+
+    // Requests during the outage fail side by side, each after the pool's
+    // 2-second acquire timeout, rather than one after another.
+    let started = std::time::Instant::now();
+    let burst = (0..8).map(|_| server.app.me(&token));
+    for response in futures::future::join_all(burst).await {
+        assert_eq!(response.status(), 503);
+    }
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(6),
+        "8 requests took {elapsed:?} to fail"
+    );
     let (status, _) = status_and_body(server.app.login(ALICE).await).await;
     assert_eq!(status, 503, "login during the outage");
     server.restore().await;

@@ -7,7 +7,9 @@
 //! authentication and login makes, borrow instead from a few connections that
 //! a [`Lender`] keeps checked out of the pool, and hand them back without a
 //! ping. The pool still counts them: a lender keeps at most a quarter of the
-//! pool's `max_connections`, and none from a pool of fewer than four.
+//! pool's `max_connections`, and none from a pool of fewer than four. While
+//! all of them are in use, a read takes a connection from the pool as any
+//! other query does.
 //!
 //! A connection that fails, or that the server ends, is closed. When that
 //! happens to a connection that had waited idle, the read is tried once more
@@ -114,12 +116,13 @@ impl<DB: Lendable> Lender<DB> {
             return Ok(read(&mut connection).await?);
         };
 
-        // The semaphore is never closed, so the permit always comes.
-        let _permit = lent
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
+        // When every kept connection is busy, the read takes one from the pool
+        // like any other query, so no read waits for another read, and during
+        // an outage every read fails after the pool's own timeout at once.
+        let Ok(_permit) = lent.permits.try_acquire() else {
+            let mut connection: PoolConnection<DB> = self.pool.acquire().await?;
+            return Ok(read(&mut connection).await?);
+        };
         let idle = lent
             .idle
             .lock()
