@@ -84,6 +84,8 @@ async fn open_database(
         if users.find_by_username(demo_user).await?.is_none() {
             users.create_user(demo_user, demo_password).await?;
             tracing::info!(username = %demo_user, "created demo user");
+        } else {
+            note_existing_user(demo_user);
         }
         return Ok((Arc::new(store), Arc::new(users)));
     }
@@ -94,8 +96,19 @@ async fn open_database(
     if users.find_by_username(demo_user).await?.is_none() {
         users.create_user(demo_user, demo_password).await?;
         tracing::info!(username = %demo_user, "created demo user");
+    } else {
+        note_existing_user(demo_user);
     }
     Ok((Arc::new(store), Arc::new(users)))
+}
+
+/// Says that an existing demo user keeps the password it was created with,
+/// since `DEMO_PASSWORD` and `DEMO_PASSWORD_HASH` apply only to a new user.
+fn note_existing_user(demo_user: &str) {
+    tracing::info!(
+        username = %demo_user,
+        "demo user exists and keeps its password; DEMO_PASSWORD and DEMO_PASSWORD_HASH apply only to a new user"
+    );
 }
 
 /// Reads `KNOX_REFRESH` with the boolean forms of the settings; an invalid

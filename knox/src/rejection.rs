@@ -141,10 +141,13 @@ impl KnoxRejection {
         static LIMITER: OnceLock<LogLimiter> = OnceLock::new();
         let limiter = LIMITER.get_or_init(|| LogLimiter::new(Instant::now()));
         if let Some(suppressed) = limiter.admit(Instant::now()) {
+            let cause = std::error::Error::source(error)
+                .map(ToString::to_string)
+                .unwrap_or_default();
             tracing::error!(
                 target: "knox",
                 error = %error,
-                cause = ?std::error::Error::source(error).map(ToString::to_string),
+                cause = %cause,
                 suppressed,
                 "token store failed"
             );
