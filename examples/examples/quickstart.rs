@@ -102,6 +102,28 @@ async fn open_database(
     Ok((Arc::new(store), Arc::new(users)))
 }
 
+/// Returns `url` with the password of its user part, if any, replaced by `***`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((user_part, host_part)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match user_part.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host_part}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Describes a store error with its cause, in one line.
+fn describe(error: &StoreError) -> String {
+    match std::error::Error::source(error) {
+        Some(cause) => format!("{error}: {cause}"),
+        None => error.to_string(),
+    }
+}
+
 /// Says that an existing demo user keeps the password it was created with,
 /// since `DEMO_PASSWORD` and `DEMO_PASSWORD_HASH` apply only to a new user.
 fn note_existing_user(demo_user: &str) {
@@ -203,7 +225,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
-    let (store, users) = open_database(&database_url, hasher, &demo_user, &demo_password).await?;
+    let (store, users) = match open_database(&database_url, hasher, &demo_user, &demo_password)
+        .await
+    {
+        Ok(opened) => opened,
+        Err(error) => {
+            eprintln!(
+                "cannot open the database of DATABASE_URL={}: {}",
+                redact_password(&database_url),
+                describe(&error)
+            );
+            eprintln!("Check that the server runs and the database exists, or set DATABASE_URL to a sqlite:// file.");
+            std::process::exit(1);
+        }
+    };
     tracing::info!(?settings, "effective knox settings");
     let knox = Knox::from_parts(store, users, settings, Arc::new(SystemClock));
     knox.spawn_purge_task(std::time::Duration::from_secs(3600));
@@ -214,7 +249,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_state(knox);
 
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let listener = tokio::net::TcpListener::bind(address).await?;
+    let listener = match tokio::net::TcpListener::bind(address).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("cannot listen on {address}: {error}; stop the other server or set PORT");
+            std::process::exit(1);
+        }
+    };
     let base = format!("http://{address}{api_prefix}");
     println!("knox quickstart listening on {base}\n");
     println!("Log in (the response holds a token):");

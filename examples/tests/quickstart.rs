@@ -314,3 +314,27 @@ fn invalid_refresh_flag_stops_server() {
         "{stderr}"
     );
 }
+
+#[test]
+fn unopenable_database_stops_server() {
+    let url = "postgres://alice:secret-password@127.0.0.1:5432/knox_no_such_database";
+    let (code, stderr) = run_to_exit(&[("DATABASE_URL", url)]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("cannot open the database of DATABASE_URL=postgres://alice:***@127.0.0.1:5432/knox_no_such_database"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("secret-password"), "{stderr}");
+}
+
+#[test]
+fn taken_port_stops_server() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().expect("address").port().to_string();
+    let (code, stderr) = run_to_exit(&[("PORT", port.as_str())]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+}
