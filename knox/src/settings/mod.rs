@@ -394,6 +394,18 @@ impl SettingsBuilder {
     }
 }
 
+/// Returns what `None` means for a duration setting that is zero, as a clause
+/// of the error message, or nothing where `None` is not allowed.
+fn zero_duration_hint(setting: &str) -> &'static str {
+    match setting {
+        "TOKEN_TTL" => "; use `None` for tokens that never expire",
+        "AUTH_CACHE_TTL" => "; use `None` to turn the cache off",
+        "AUTO_REFRESH_MAX_TTL" => "; use `None` for no limit",
+        "REFRESH_TOKEN_REUSE_LEEWAY" => "; use `None` for no leeway",
+        _ => "",
+    }
+}
+
 /// Checks the refresh settings. A refresh family must outlive the access
 /// tokens it renews, and renewing needs access tokens that expire.
 fn validate_refresh(settings: &Settings) -> Result<(), SettingsError> {
@@ -492,7 +504,7 @@ pub enum SettingsError {
         length: usize,
     },
     /// A duration setting is zero.
-    #[error("{setting} must be longer than zero; use `None` for no expiry")]
+    #[error("{setting} must be longer than zero{}", zero_duration_hint(.setting))]
     ZeroDuration {
         /// knox's name of the setting.
         setting: &'static str,
@@ -596,6 +608,27 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(error.to_string().contains("TOKEN_TTL"));
+    }
+
+    #[test]
+    fn zero_duration_says_what_none_means() {
+        let cache = Settings::builder()
+            .auth_cache_ttl(Some(Duration::ZERO))
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            cache.to_string(),
+            "AUTH_CACHE_TTL must be longer than zero; use `None` to turn the cache off"
+        );
+
+        let ttl = Settings::builder()
+            .token_ttl(Some(Duration::ZERO))
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            ttl.to_string(),
+            "TOKEN_TTL must be longer than zero; use `None` for tokens that never expire"
+        );
     }
 
     #[test]
