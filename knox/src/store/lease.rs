@@ -7,9 +7,9 @@
 //! authentication and login makes, borrow instead from a few connections that
 //! a [`Lender`] keeps checked out of the pool, and hand them back without a
 //! ping. The pool still counts them: a lender keeps at most a quarter of the
-//! pool's `max_connections`, and none from a pool of fewer than four. While
-//! all of them are in use, a read takes a connection from the pool as any
-//! other query does.
+//! pool's `max_connections`, and none from a pool of fewer than four. When
+//! none of them is free within a few milliseconds, a read takes a connection
+//! from the pool as any other query does.
 //!
 //! A connection that fails, or that the server ends, is closed. When that
 //! happens to a connection that had waited idle, the read is tried once more
@@ -19,6 +19,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Pool};
@@ -28,6 +29,9 @@ use super::{is_connection_error, StoreError};
 
 /// How many connections a lender keeps, at most.
 const LENT_CONNECTIONS: u32 = 4;
+
+/// How long a read waits for a kept connection before it uses the pool.
+const PERMIT_WAIT: Duration = Duration::from_millis(5);
 
 /// A read on a borrowed connection.
 pub(crate) type Read<'c, T> = Pin<Box<dyn Future<Output = Result<T, sqlx::Error>> + Send + 'c>>;
@@ -116,10 +120,18 @@ impl<DB: Lendable> Lender<DB> {
             return Ok(read(&mut connection).await?);
         };
 
-        // When every kept connection is busy, the read takes one from the pool
-        // like any other query, so no read waits for another read, and during
-        // an outage every read fails after the pool's own timeout at once.
-        let Ok(_permit) = lent.permits.try_acquire() else {
+        // A kept connection is usually free again within a read's time. When
+        // none is free by PERMIT_WAIT, the read takes a connection from the
+        // pool like any other query, so during an outage, while kept
+        // connections wait out the pool's timeout, reads fail side by side.
+        let permit = match lent.permits.try_acquire() {
+            Ok(permit) => Some(permit),
+            Err(_) => tokio::time::timeout(PERMIT_WAIT, lent.permits.acquire())
+                .await
+                .ok()
+                .and_then(Result::ok),
+        };
+        let Some(_permit) = permit else {
             let mut connection: PoolConnection<DB> = self.pool.acquire().await?;
             return Ok(read(&mut connection).await?);
         };
