@@ -92,7 +92,8 @@ impl<DB: Lendable> Lender<DB> {
         }
     }
 
-    /// Runs `read` on a borrowed connection, waiting while all are lent.
+    /// Runs `read` on a kept connection, or on one from the pool when none is
+    /// free within [`PERMIT_WAIT`].
     ///
     /// # Errors
     ///
