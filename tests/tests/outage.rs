@@ -127,6 +127,20 @@ impl BehindProxy {
         self.proxy = Proxy::start(self.listen, self.target).await;
     }
 
+    /// Starts the server, logs in and checks that the token works.
+    async fn start_logged_in() -> (BehindProxy, String) {
+        let server = BehindProxy::start().await;
+        let token = server.app.login_token(ALICE).await;
+        assert_eq!(server.app.me(&token).await.status(), 200);
+        (server, token)
+    }
+
+    /// Checks that `token` authenticates and a login succeeds again.
+    async fn assert_serving(&self, token: &str, context: &str) {
+        assert_eq!(self.app.me(token).await.status(), 200, "{context}");
+        assert_eq!(self.app.login(ALICE).await.status(), 200, "{context}");
+    }
+
     async fn stop(self) {
         self.proxy.stop().await;
         drop(self.app);
@@ -139,9 +153,7 @@ async fn outage_gives_503_then_recovers() {
     if skip_postgres() {
         return;
     }
-    let mut server = BehindProxy::start().await;
-    let token = server.app.login_token(ALICE).await;
-    assert_eq!(server.app.me(&token).await.status(), 200);
+    let (mut server, token) = BehindProxy::start_logged_in().await;
 
     server.cut().await;
     let (status, body) = status_and_body(server.app.me(&token).await).await;
@@ -167,12 +179,9 @@ async fn outage_gives_503_then_recovers() {
     assert_eq!(status, 503, "login during the outage");
     server.restore().await;
 
-    assert_eq!(
-        server.app.me(&token).await.status(),
-        200,
-        "recovered once the database is back"
-    );
-    assert_eq!(server.app.login(ALICE).await.status(), 200);
+    server
+        .assert_serving(&token, "recovered once the database is back")
+        .await;
     server.stop().await;
 }
 
@@ -181,20 +190,15 @@ async fn closed_idle_connections_are_replaced() {
     if skip_postgres() {
         return;
     }
-    let mut server = BehindProxy::start().await;
-    let token = server.app.login_token(ALICE).await;
-    assert_eq!(server.app.me(&token).await.status(), 200);
+    let (mut server, token) = BehindProxy::start_logged_in().await;
 
     // Every connection open now is closed while idle, as when the server
     // restarts between two requests, and the server is reachable again at once.
     server.cut().await;
     server.restore().await;
 
-    assert_eq!(
-        server.app.me(&token).await.status(),
-        200,
-        "a closed idle connection is replaced, not reported"
-    );
-    assert_eq!(server.app.login(ALICE).await.status(), 200);
+    server
+        .assert_serving(&token, "a closed idle connection is replaced, not reported")
+        .await;
     server.stop().await;
 }

@@ -50,8 +50,8 @@ pub(super) enum WriterConnection {
     Own(SqliteConnection),
     /// A connection from the pool for each batch, for an in-memory or
     /// temporary database, which exists only on the pool's connection. It is
-    /// taken after the write lock, in the order every other writer takes
-    /// them, so that two writers never wait on each other.
+    /// taken after the write lock, in the order every other writer takes them,
+    /// so the writer cannot deadlock with another writer of the store.
     Pooled,
 }
 
@@ -115,9 +115,10 @@ impl Drop for Running<'_> {
 ///
 /// A passive checkpoint does not wait. But under a steady stream of writes and
 /// reads it never finds the whole log copied and unused, which SQLite needs
-/// before it starts the log over, so the log file would grow without bound. Once the log is longer than [`RESTART_FRAMES`], a restart
-/// checkpoint waits for the current readers and makes the next write start the
-/// log over; writers wait meanwhile in their busy handler.
+/// before it starts the log over, so the log file would grow without bound.
+/// Once the log is longer than [`RESTART_FRAMES`], a restart checkpoint waits
+/// for the current readers and makes the next write start the log over.
+/// Writers wait meanwhile in their busy handler.
 async fn checkpoint(pool: &SqlitePool) -> Result<(), sqlx::Error> {
     let (_, log_frames, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
         .fetch_one(pool)
